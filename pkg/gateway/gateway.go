@@ -33,8 +33,12 @@ type Summary struct {
 	ErrorType     string
 	Stream        bool
 	Usage         canonical.Usage
-	Start         time.Time
-	Duration      time.Duration
+	// CostUSD is the request's cost from the price table; CostKnown is false when the
+	// model has no price (cost 0, flagged in metrics rather than guessed).
+	CostUSD   float64
+	CostKnown bool
+	Start     time.Time
+	Duration  time.Duration
 	// TimeToFirstByte is the time from request start to the first response byte.
 	TimeToFirstByte time.Duration
 	// Processing is the time spent inside llm-router (all phases).
@@ -53,6 +57,11 @@ type TokenEstimator interface {
 	CountText(model, text string) int
 }
 
+// Pricer prices token usage for an upstream model of a provider kind.
+type Pricer interface {
+	Cost(providerKind, model string, u canonical.Usage) (usd float64, known bool)
+}
+
 // Options are the Gateway's dependencies.
 type Options struct {
 	// Frontends are the client-facing schemas (openai is required; anthropic enables
@@ -64,6 +73,8 @@ type Options struct {
 	Observers []Observer
 	// Tokens estimates usage when a provider reports none; nil disables estimation.
 	Tokens TokenEstimator
+	// Pricer computes cost; nil prices everything at 0 (unknown).
+	Pricer Pricer
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
 }
@@ -75,6 +86,7 @@ type Gateway struct {
 	log       *zap.Logger
 	observers []Observer
 	tokens    TokenEstimator
+	pricer    Pricer
 	now       func() time.Time
 	// inflight maps request ids to router-level exchanges so the upstream-level filter
 	// (a different ext_proc stream of the same request) can find the parsed request.
@@ -83,7 +95,7 @@ type Gateway struct {
 
 // New returns a Gateway serving rt.
 func New(rt *Runtime, opts Options) *Gateway {
-	g := &Gateway{frontends: opts.Frontends, log: opts.Logger, observers: opts.Observers, tokens: opts.Tokens, now: opts.Now}
+	g := &Gateway{frontends: opts.Frontends, log: opts.Logger, observers: opts.Observers, tokens: opts.Tokens, pricer: opts.Pricer, now: opts.Now}
 	if g.log == nil {
 		g.log = zap.NewNop()
 	}

@@ -174,6 +174,11 @@ func (x *routerExchange) Close(ctx context.Context, err error) {
 		// The provider reported nothing: estimate the input and mark it.
 		s.Usage = canonical.Usage{InputTokens: x.g.tokens.EstimateRequest(s.UpstreamModel, x.canon), Estimated: true}
 	}
+	if x.g.pricer != nil && s.UpstreamModel != "" {
+		if info := x.attempt.Load(); info != nil {
+			s.CostUSD, s.CostKnown = x.g.pricer.Cost(info.backend.Adapter.Settings.Kind, s.UpstreamModel, s.Usage)
+		}
+	}
 	if x.endpoint == epUnknown && s.Status == 0 {
 		return
 	}
@@ -189,6 +194,7 @@ func (x *routerExchange) Close(ctx context.Context, err error) {
 		zap.Int("input_tokens", s.Usage.InputTokens),
 		zap.Int("output_tokens", s.Usage.OutputTokens),
 		zap.Bool("tokens_estimated", s.Usage.Estimated),
+		zap.Float64("cost_usd", s.CostUSD),
 		zap.Duration("duration", s.Duration),
 		zap.Duration("ttfb", s.TimeToFirstByte),
 		zap.Duration("processing", s.Processing),

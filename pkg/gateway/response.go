@@ -223,6 +223,14 @@ func (x *routerExchange) usageMetadata() map[string]*structpb.Value {
 	if u.Estimated {
 		md["tokens_estimated"] = structpb.NewBoolValue(true)
 	}
+	if info := x.attempt.Load(); info != nil && x.g.pricer != nil {
+		if usd, known := x.g.pricer.Cost(info.backend.Adapter.Settings.Kind, info.backend.Model, u); known {
+			md["cost_usd"] = structpb.NewNumberValue(usd)
+		}
+	}
+	if x.firstByte > 0 {
+		md["time_to_first_byte_ms"] = structpb.NewNumberValue(float64(x.firstByte.Milliseconds()))
+	}
 	return md
 }
 

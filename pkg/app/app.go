@@ -1,0 +1,122 @@
+// Package app assembles llm-router's processes from their parts: it loads the config,
+// builds the provider registry, the gateway and its observers, and runs the ext_proc
+// gRPC server (`serve`) or the same processor behind the built-in Envoy emulator
+// (`run`). Commands in cmd/llm-router are thin wrappers around it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/llm-router/llm-router/pkg/config"
+	"github.com/llm-router/llm-router/pkg/gateway"
+	"github.com/llm-router/llm-router/pkg/provider"
+	"github.com/llm-router/llm-router/pkg/provider/all"
+	"github.com/llm-router/llm-router/pkg/tokens"
+	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
+)
+
+// Version is the build version, set with -ldflags "-X .../pkg/app.Version=v1.2.3".
+var Version = "dev"
+
+// LoadConfig loads path, or the embedded default when path is empty.
+func LoadConfig(path string, resolveSecrets bool) (*configv1.Config, error) {
+	reg := all.Registry()
+	if path == "" {
+		return config.Default(nil), nil
+	}
+	return config.Load(path, config.Options{Kinds: reg.Kinds(), ResolveSecrets: resolveSecrets})
+}
+
+// NewLogger builds the zap logger the config asks for.
+func NewLogger(cfg *configv1.Config) (*zap.Logger, error) {
+	lvl := zapcore.InfoLevel
+	if s := cfg.GetLogging().GetLevel(); s != "" {
+		if err := lvl.Set(s); err != nil {
+			return nil, fmt.Errorf("logging.level: %w", err)
+		}
+	}
+	zc := zap.NewProductionConfig()
+	if cfg.GetLogging().GetFormat() == "console" {
+		zc = zap.NewDevelopmentConfig()
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.Sampling = nil
+	zc.DisableStacktrace = true
+	return zc.Build()
+}
+
+// Components is an assembled processor.
+type Components struct {
+	Config   *configv1.Config
+	Registry *provider.Registry
+	Gateway  *gateway.Gateway
+	Tokens   *tokens.Counter
+	Logger   *zap.Logger
+}
+
+// BuildOptions tune Build.
+type BuildOptions struct {
+	Logger *zap.Logger
+	// BaseURLOverride may replace a provider's base URL (run's built-in mock).
+	BaseURLOverride func(p *configv1.Provider) string
+	// Observers receive request summaries.
+	Observers []gateway.Observer
+}
+
+// Build assembles the gateway for cfg.
+func Build(cfg *configv1.Config, opts BuildOptions) (*Components, error) {
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	reg := all.Registry()
+	resolve := func(ref string) (string, error) { return config.ResolveSecret(ref, nil) }
+	rt, err := gateway.NewRuntime(cfg, gateway.RuntimeOptions{Registry: reg, Resolve: resolve, BaseURLOverride: opts.BaseURLOverride})
+	if err != nil {
+		return nil, err
+	}
+	counter := tokens.NewCounter()
+	gw := gateway.New(rt, gateway.Options{
+		Frontends: all.Frontends(),
+		Logger:    log.Named("access"),
+		Observers: opts.Observers,
+		Tokens:    counter,
+	})
+	return &Components{Config: cfg, Registry: reg, Gateway: gw, Tokens: counter, Logger: log}, nil
+}
+
+// Listen opens a TCP address or a "unix://" socket path.
+func Listen(addr string) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix://"); ok {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
+		}
+		return net.Listen("unix", path)
+	}
+	return net.Listen("tcp", addr)
+}
+
+// drainTimeout returns the configured drain timeout.
+func drainTimeout(cfg *configv1.Config) time.Duration {
+	if d := cfg.GetServer().GetDrainTimeout(); d != nil && d.AsDuration() > 0 {
+		return d.AsDuration()
+	}
+	return 30 * time.Second
+}
+
+// waitCtx is a helper so callers can pass a nil context.
+func waitCtx(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
+}

@@ -1,0 +1,142 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+
+	"github.com/llm-router/llm-router/pkg/config"
+	"github.com/llm-router/llm-router/pkg/extproc"
+	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
+)
+
+// Processor is a running ext_proc server with its admin endpoints.
+type Processor struct {
+	Components *Components
+	Server     *extproc.Server
+	GRPC       *grpc.Server
+	Metrics    *prometheus.Registry
+	configHash string
+	ready      atomic.Bool
+	streams    prometheus.Gauge
+}
+
+// NewProcessor builds the ext_proc gRPC server for c.
+func NewProcessor(c *Components) *Processor {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p := &Processor{Components: c, Metrics: reg, configHash: config.Hash(c.Config)}
+	p.streams = prometheus.NewGauge(prometheus.GaugeOpts{Name: "llm_router_extproc_streams_active", Help: "ext_proc streams in progress."})
+	reg.MustRegister(p.streams)
+	p.Server = extproc.NewServer(c.Gateway, extproc.Options{
+		Logger:   c.Logger.Named("extproc"),
+		OnStream: func(d int) { p.streams.Add(float64(d)) },
+	})
+	p.GRPC = grpc.NewServer(extproc.ServerOptions(int(c.Config.GetServer().GetMaxRequestBodyBytes()))...)
+	p.Server.Register(p.GRPC)
+	p.ready.Store(true)
+	return p
+}
+
+// AdminHandler serves /healthz, /readyz, /statusz and /metrics.
+func (p *Processor) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("content-type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !p.ready.Load() || p.Server.Draining() {
+			http.Error(w, "not ready: draining", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /statusz", func(w http.ResponseWriter, _ *http.Request) {
+		rt := p.Components.Gateway.Runtime()
+		type backend struct {
+			Name, Provider, Model string
+			Priority              uint32
+		}
+		type model struct {
+			Name     string
+			Backends []backend
+		}
+		out := struct {
+			Version    string  `json:"version"`
+			ConfigHash string  `json:"config_hash"`
+			Draining   bool    `json:"draining"`
+			Models     []model `json:"models"`
+		}{Version: Version, ConfigHash: p.configHash, Draining: p.Server.Draining()}
+		for _, m := range rt.Models() {
+			mm := model{Name: m.Name}
+			for _, b := range m.Backends {
+				mm.Backends = append(mm.Backends, backend{b.Name, b.Provider, b.Model, b.Priority})
+			}
+			out.Models = append(out.Models, mm)
+		}
+		w.Header().Set("content-type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Metrics, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// Serve runs `llm-router serve`: the ext_proc server on cfg.server.extproc_address and
+// the admin server on cfg.server.admin_address, until ctx ends or SIGTERM/SIGINT, then
+// drains in-flight streams.
+func Serve(ctx context.Context, cfg *configv1.Config, log *zap.Logger) error {
+	c, err := Build(cfg, BuildOptions{Logger: log})
+	if err != nil {
+		return err
+	}
+	p := NewProcessor(c)
+	grpcLis, err := Listen(cfg.GetServer().GetExtprocAddress())
+	if err != nil {
+		return fmt.Errorf("ext_proc listener: %w", err)
+	}
+	adminLis, err := net.Listen("tcp", cfg.GetServer().GetAdminAddress())
+	if err != nil {
+		_ = grpcLis.Close()
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	admin := &http.Server{Handler: p.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- p.GRPC.Serve(grpcLis) }()
+	go func() {
+		if err := admin.Serve(adminLis); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	log.Info("llm-router serving",
+		zap.String("extproc", grpcLis.Addr().String()),
+		zap.String("admin", adminLis.Addr().String()),
+		zap.String("version", Version),
+		zap.String("config_hash", p.configHash))
+
+	// The caller cancels ctx on SIGTERM/SIGINT.
+	select {
+	case <-waitCtx(ctx).Done():
+		log.Info("stopping: draining in-flight streams")
+	case err := <-errc:
+		return err
+	}
+	timeout := drainTimeout(cfg)
+	extproc.DrainAndStop(p.Server, p.GRPC, timeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = admin.Shutdown(shutdownCtx)
+	log.Info("llm-router stopped")
+	return nil
+}
