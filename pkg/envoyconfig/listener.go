@@ -45,7 +45,7 @@ func (g *gen) connectionManager(plans []ClusterPlan) *hcmv3.HttpConnectionManage
 		PreserveExternalRequestId: true,
 		NormalizePath:             wrapperspb.Bool(true),
 		MergeSlashes:              true,
-		LocalReplyConfig:          g.LocalReplyConfig(),
+		LocalReplyConfig:          g.localReplyConfig(),
 	}
 }
 
@@ -194,7 +194,7 @@ func (g *gen) replyFilter(r localReply) *accesslogv3.AccessLogFilter {
 // localReplyConfig maps Envoy's local replies to the caller's error schema: Anthropic
 // for /v1/messages*, OpenAI otherwise. Mappers are tried in order, first match wins, so
 // every Anthropic mapper comes first.
-func (g *gen) LocalReplyConfig() *hcmv3.LocalReplyConfig {
+func (g *gen) localReplyConfig() *hcmv3.LocalReplyConfig {
 	var anthropic, openai []*hcmv3.ResponseMapper
 	for _, r := range localReplies() {
 		flag := g.replyFilter(r)
@@ -306,4 +306,11 @@ func (g *gen) accessLog() *accesslogv3.AccessLog {
 			}},
 		})},
 	}
+}
+
+// LocalReplyConfig is the HCM local_reply_config Generate uses, for the built-in data
+// plane of `llm-router run` to apply the same error bodies.
+func LocalReplyConfig(cfg *configv1.Config, opts Options) *hcmv3.LocalReplyConfig {
+	g := &gen{cfg: cfg, opts: opts.withDefaults()}
+	return g.localReplyConfig()
 }
