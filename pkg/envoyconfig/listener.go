@@ -2,6 +2,7 @@ package envoyconfig
 
 import (
 	"encoding/json"
+	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
 	"strings"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
