@@ -8,6 +8,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -43,6 +44,9 @@ type Identity struct {
 	Budget Budget
 	// Priority orders queued requests (higher first).
 	Priority int
+	// Scopes are OAuth-style permission strings carried by a JWT (for example the admin
+	// API's scope); empty for keys.
+	Scopes []string
 	// ExpiresAt is when the key stops working (zero = never).
 	ExpiresAt time.Time
 }
@@ -102,4 +106,27 @@ func CredentialFromHeaders(get func(name string) string) string {
 		return ""
 	}
 	return strings.TrimSpace(get("x-api-key"))
+}
+
+// HasScope reports whether the identity carries the scope.
+func (id *Identity) HasScope(scope string) bool {
+	for _, s := range id.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// Authorize checks that the identity may call endpoint with model and returns an error
+// wrapping ErrForbidden that names what is not allowed (for the 403 message). Empty
+// model or endpoint are not checked.
+func (id *Identity) Authorize(model, endpoint string) error {
+	if endpoint != "" && !id.AllowsEndpoint(endpoint) {
+		return fmt.Errorf("%w: this key may not call the %q endpoint", ErrForbidden, endpoint)
+	}
+	if model != "" && !id.AllowsModel(model) {
+		return fmt.Errorf("%w: this key may not use model %q", ErrForbidden, model)
+	}
+	return nil
 }

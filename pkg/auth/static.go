@@ -67,7 +67,8 @@ func (s *Static) Authenticate(_ context.Context, credential string) (*Identity, 
 }
 
 // Chain tries authenticators in order and returns the first success. An ErrInvalid
-// from one lets the next try; any other error (expired, revoked) is final.
+// from one lets the next try; any other error (expired, revoked, unavailable) is final.
+// When all reject the credential as invalid, the most specific rejection is returned.
 type Chain []Authenticator
 
 // Authenticate implements Authenticator.
@@ -84,7 +85,11 @@ func (c Chain) Authenticate(ctx context.Context, credential string) (*Identity, 
 		if !errors.Is(err, ErrInvalid) {
 			return nil, err
 		}
-		last = err
+		// Keep the most telling rejection (an unknown virtual key rather than "not a
+		// JWT"); all of them are ErrInvalid with the same message.
+		if specificity(err) >= specificity(last) {
+			last = err
+		}
 	}
 	return nil, last
 }
