@@ -13,13 +13,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/llm-router/llm-router/pkg/config"
 	"github.com/llm-router/llm-router/pkg/gateway"
+	"github.com/llm-router/llm-router/pkg/pricing"
 	"github.com/llm-router/llm-router/pkg/provider"
 	"github.com/llm-router/llm-router/pkg/provider/all"
+	"github.com/llm-router/llm-router/pkg/telemetry"
 	"github.com/llm-router/llm-router/pkg/tokens"
 	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
 )
@@ -61,6 +65,17 @@ type Components struct {
 	Gateway  *gateway.Gateway
 	Tokens   *tokens.Counter
 	Logger   *zap.Logger
+	// Metrics is the Prometheus registry served on /metrics.
+	Metrics *prometheus.Registry
+	// Identity holds the key store, ledger and admin API (may be empty).
+	Identity *Identity
+}
+
+// Close releases what Build opened (flushes the usage ledger).
+func (c *Components) Close(ctx context.Context) {
+	if c.Identity != nil {
+		c.Identity.Close(ctx)
+	}
 }
 
 // BuildOptions tune Build.
@@ -79,19 +94,56 @@ func Build(cfg *configv1.Config, opts BuildOptions) (*Components, error) {
 		log = zap.NewNop()
 	}
 	reg := all.Registry()
-	resolve := func(ref string) (string, error) { return config.ResolveSecret(ref, nil) }
-	rt, err := gateway.NewRuntime(cfg, gateway.RuntimeOptions{Registry: reg, Resolve: resolve, BaseURLOverride: opts.BaseURLOverride})
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ctx := context.Background()
+	ident, err := BuildIdentity(ctx, cfg, metrics, log.Named("keys"))
 	if err != nil {
 		return nil, err
 	}
+	resolve := func(ref string) (string, error) { return config.ResolveSecret(ref, nil) }
+	rt, err := gateway.NewRuntime(cfg, gateway.RuntimeOptions{Registry: reg, Resolve: resolve, BaseURLOverride: opts.BaseURLOverride, Authenticator: ident.Authenticator})
+	if err != nil {
+		ident.Close(ctx)
+		return nil, err
+	}
+	prices, err := pricing.Default()
+	if err != nil {
+		ident.Close(ctx)
+		return nil, fmt.Errorf("price table: %w", err)
+	}
+	tm, err := telemetry.NewMetrics(metrics, metricsOptions(cfg))
+	if err != nil {
+		ident.Close(ctx)
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	observers := append([]gateway.Observer{tm, ident}, opts.Observers...)
 	counter := tokens.NewCounter()
 	gw := gateway.New(rt, gateway.Options{
 		Frontends: all.Frontends(),
 		Logger:    log.Named("access"),
-		Observers: opts.Observers,
+		Observers: observers,
 		Tokens:    counter,
+		Pricer:    prices,
 	})
-	return &Components{Config: cfg, Registry: reg, Gateway: gw, Tokens: counter, Logger: log}, nil
+	return &Components{Config: cfg, Registry: reg, Gateway: gw, Tokens: counter, Logger: log, Metrics: metrics, Identity: ident}, nil
+}
+
+// metricsOptions bounds metric labels to the names the config declares.
+func metricsOptions(cfg *configv1.Config) telemetry.MetricsOptions {
+	o := telemetry.MetricsOptions{ProviderKinds: map[string]string{}, KeyIDLabel: cfg.GetTelemetry().GetKeyIdLabel()}
+	for _, p := range cfg.GetProviders() {
+		o.ProviderKinds[p.GetName()] = p.GetKind()
+	}
+	for _, m := range cfg.GetModels() {
+		o.Models = append(o.Models, m.GetName())
+		o.Models = append(o.Models, m.GetAliases()...)
+		for _, b := range m.GetBackends() {
+			o.Backends = append(o.Backends, b.GetName())
+			o.UpstreamModels = append(o.UpstreamModels, b.GetModel())
+		}
+	}
+	return o
 }
 
 // Listen opens a TCP address or a "unix://" socket path.

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -34,8 +33,7 @@ type Processor struct {
 
 // NewProcessor builds the ext_proc gRPC server for c.
 func NewProcessor(c *Components) *Processor {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := c.Metrics
 	p := &Processor{Components: c, Metrics: reg, configHash: config.Hash(c.Config)}
 	p.streams = prometheus.NewGauge(prometheus.GaugeOpts{Name: "llm_router_extproc_streams_active", Help: "ext_proc streams in progress."})
 	reg.MustRegister(p.streams)
@@ -90,6 +88,11 @@ func (p *Processor) AdminHandler() http.Handler {
 		_ = json.NewEncoder(w).Encode(out)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Metrics, promhttp.HandlerOpts{}))
+	if a := p.Components.Identity; a != nil && a.Admin != nil {
+		h := a.Admin.Handler()
+		mux.Handle("/v1/admin/", h)
+		mux.Handle("GET /openapi.json", h)
+	}
 	return mux
 }
 
@@ -137,6 +140,7 @@ func Serve(ctx context.Context, cfg *configv1.Config, log *zap.Logger) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = admin.Shutdown(shutdownCtx)
+	c.Close(shutdownCtx)
 	log.Info("llm-router stopped")
 	return nil
 }

@@ -22,12 +22,16 @@ import (
 
 // Summary describes one finished request, for logs, metrics and the usage ledger.
 type Summary struct {
-	RequestID     string
-	KeyID         string
-	Endpoint      string
-	Model         string // public model name
-	Backend       string
-	Provider      string
+	RequestID string
+	KeyID     string
+	Endpoint  string
+	Model     string // public model name
+	Backend   string
+	Provider  string
+	// ProviderKind is the provider's registry kind (openai, anthropic, …).
+	ProviderKind string
+	// Owner and Team come from the caller's key, for reports.
+	Owner, Team   string
 	UpstreamModel string
 	Status        int
 	ErrorType     string

@@ -159,13 +159,14 @@ func (x *routerExchange) Close(ctx context.Context, err error) {
 		s.Status = x.localStatus
 	}
 	if x.identity != nil {
-		s.KeyID = x.identity.KeyID
+		s.KeyID, s.Owner, s.Team = x.identity.KeyID, x.identity.Owner, x.identity.Team
 	}
 	if x.model != nil {
 		s.Model = x.model.Name
 	}
 	if info := x.attempt.Load(); info != nil {
 		s.Backend, s.Provider, s.UpstreamModel = info.backend.Name, info.backend.Provider, info.backend.Model
+		s.ProviderKind = info.backend.Adapter.Settings.Kind
 	}
 	if err != nil && s.ErrorType == "" {
 		s.ErrorType = "stream_aborted"

@@ -109,7 +109,7 @@ func (x *routerExchange) bufferedBody(info *attemptInfo, body []byte) extproc.Re
 			if resp.Model == "" {
 				resp.Model = x.model.Name
 			}
-			out, err = x.front.(provider.EmbeddingFrontend).EncodeEmbeddingResponse(x.embed, resp)
+			out, err = x.front.(provider.EmbeddingFrontend).EncodeEmbeddingResponse(resp, x.embed.EncodingFormat)
 		}
 	} else {
 		var resp *canonical.Response

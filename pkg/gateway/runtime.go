@@ -137,25 +137,11 @@ func NewRuntime(cfg *configv1.Config, opts RuntimeOptions) (*Runtime, error) {
 	case cfg.GetAuth().GetAllowUnauthenticated():
 		rt.auth = nil
 	default:
-		keys := make([]auth.StaticKey, 0, len(cfg.GetAuth().GetKeys()))
-		for _, k := range cfg.GetAuth().GetKeys() {
-			sk := auth.StaticKey{ID: k.GetId(), Models: k.GetModels()}
-			if k.GetSha256() != "" {
-				h, err := auth.ParseSHA256(k.GetSha256())
-				if err != nil {
-					return nil, fmt.Errorf("auth key %q: %w", k.GetId(), err)
-				}
-				sk.SHA256 = h
-			} else {
-				secret, err := resolve(k.GetKey())
-				if err != nil {
-					return nil, fmt.Errorf("auth key %q: %w", k.GetId(), err)
-				}
-				sk.SHA256 = auth.HashSecret(secret)
-			}
-			keys = append(keys, sk)
+		st, err := StaticKeys(cfg, resolve)
+		if err != nil {
+			return nil, err
 		}
-		rt.auth = auth.NewStatic(keys)
+		rt.auth = st
 	}
 	return rt, nil
 }
@@ -179,4 +165,27 @@ func DefaultBackendName(providerName, model string) string {
 		}
 	}
 	return string(b)
+}
+
+// StaticKeys builds the authenticator for the config's static keys.
+func StaticKeys(cfg *configv1.Config, resolve func(string) (string, error)) (*auth.Static, error) {
+	keys := make([]auth.StaticKey, 0, len(cfg.GetAuth().GetKeys()))
+	for _, k := range cfg.GetAuth().GetKeys() {
+		sk := auth.StaticKey{ID: k.GetId(), Models: k.GetModels()}
+		if k.GetSha256() != "" {
+			h, err := auth.ParseSHA256(k.GetSha256())
+			if err != nil {
+				return nil, fmt.Errorf("auth key %q: %w", k.GetId(), err)
+			}
+			sk.SHA256 = h
+		} else {
+			secret, err := resolve(k.GetKey())
+			if err != nil {
+				return nil, fmt.Errorf("auth key %q: %w", k.GetId(), err)
+			}
+			sk.SHA256 = auth.HashSecret(secret)
+		}
+		keys = append(keys, sk)
+	}
+	return auth.NewStatic(keys), nil
 }

@@ -167,7 +167,7 @@ type UsageScanner interface {
 type EmbeddingFrontend interface {
 	// ParseEmbeddingRequest decodes a caller's embeddings body; errors are *canonical.Error.
 	ParseEmbeddingRequest(body []byte) (*canonical.EmbeddingRequest, error)
-	// EncodeEmbeddingResponse renders an embeddings response in the caller's schema,
-	// honouring req.EncodingFormat.
-	EncodeEmbeddingResponse(req *canonical.EmbeddingRequest, resp *canonical.EmbeddingResponse) ([]byte, error)
+	// EncodeEmbeddingResponse renders an embeddings response in the caller's schema
+	// with the caller's encoding_format ("float" or "base64").
+	EncodeEmbeddingResponse(resp *canonical.EmbeddingResponse, format string) ([]byte, error)
 }

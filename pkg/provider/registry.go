@@ -46,3 +46,17 @@ func (r *Registry) Build(s Settings) (*Adapter, error) {
 	}
 	return a, nil
 }
+
+// DefaultBaseURL returns the base URL a kind uses when the config gives none, by
+// building the kind with empty settings ("" when the kind has no default).
+func (r *Registry) DefaultBaseURL(kind string) string {
+	f, ok := r.factories[kind]
+	if !ok {
+		return ""
+	}
+	a, err := f(Settings{Name: "default", Kind: kind, Headers: map[string]string{}, Resolve: func(ref string) (string, error) { return "", nil }})
+	if err != nil || a == nil {
+		return ""
+	}
+	return a.Settings.BaseURL
+}

@@ -41,7 +41,15 @@ type Config struct {
 	// Logging configures the structured logger.
 	Logging *Logging `protobuf:"bytes,5,opt,name=logging,proto3" json:"logging,omitempty"`
 	// Translation holds defaults used when translating between API schemas.
-	Translation   *Translation `protobuf:"bytes,6,opt,name=translation,proto3" json:"translation,omitempty"`
+	Translation *Translation `protobuf:"bytes,6,opt,name=translation,proto3" json:"translation,omitempty"`
+	// Storage configures the database for virtual keys and the usage ledger.
+	Storage *Storage `protobuf:"bytes,7,opt,name=storage,proto3" json:"storage,omitempty"`
+	// Admin configures the admin API on the admin listener.
+	Admin *Admin `protobuf:"bytes,8,opt,name=admin,proto3" json:"admin,omitempty"`
+	// Usage configures the per-request usage ledger.
+	Usage *Usage `protobuf:"bytes,9,opt,name=usage,proto3" json:"usage,omitempty"`
+	// Telemetry configures metrics labels.
+	Telemetry     *Telemetry `protobuf:"bytes,10,opt,name=telemetry,proto3" json:"telemetry,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -118,6 +126,401 @@ func (x *Config) GetTranslation() *Translation {
 	return nil
 }
 
+func (x *Config) GetStorage() *Storage {
+	if x != nil {
+		return x.Storage
+	}
+	return nil
+}
+
+func (x *Config) GetAdmin() *Admin {
+	if x != nil {
+		return x.Admin
+	}
+	return nil
+}
+
+func (x *Config) GetUsage() *Usage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+func (x *Config) GetTelemetry() *Telemetry {
+	if x != nil {
+		return x.Telemetry
+	}
+	return nil
+}
+
+// Storage is the database for virtual keys and usage records. With neither field set,
+// virtual keys and the ledger are off (static keys from the config still work).
+type Storage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// SQLitePath is a SQLite file (single replica, the embedded default).
+	SqlitePath string `protobuf:"bytes,1,opt,name=sqlite_path,json=sqlitePath,proto3" json:"sqlite_path,omitempty"`
+	// PostgresDSN is a secret reference to a PostgreSQL DSN (replicated deployments).
+	PostgresDsn string `protobuf:"bytes,2,opt,name=postgres_dsn,json=postgresDsn,proto3" json:"postgres_dsn,omitempty"`
+	// PostgresSchema is the schema to use (default: the connection's search_path).
+	PostgresSchema string `protobuf:"bytes,3,opt,name=postgres_schema,json=postgresSchema,proto3" json:"postgres_schema,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Storage) Reset() {
+	*x = Storage{}
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Storage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Storage) ProtoMessage() {}
+
+func (x *Storage) ProtoReflect() protoreflect.Message {
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Storage.ProtoReflect.Descriptor instead.
+func (*Storage) Descriptor() ([]byte, []int) {
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Storage) GetSqlitePath() string {
+	if x != nil {
+		return x.SqlitePath
+	}
+	return ""
+}
+
+func (x *Storage) GetPostgresDsn() string {
+	if x != nil {
+		return x.PostgresDsn
+	}
+	return ""
+}
+
+func (x *Storage) GetPostgresSchema() string {
+	if x != nil {
+		return x.PostgresSchema
+	}
+	return ""
+}
+
+// Admin configures the admin API (/v1/admin/..., /openapi.json).
+type Admin struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tokens are admin bearer tokens, held as SHA-256 hashes.
+	Tokens []*AdminToken `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	// RotationGrace is the default grace period of a rotated key secret. Default 1h.
+	RotationGrace *durationpb.Duration `protobuf:"bytes,2,opt,name=rotation_grace,json=rotationGrace,proto3" json:"rotation_grace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Admin) Reset() {
+	*x = Admin{}
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Admin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Admin) ProtoMessage() {}
+
+func (x *Admin) ProtoReflect() protoreflect.Message {
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Admin.ProtoReflect.Descriptor instead.
+func (*Admin) Descriptor() ([]byte, []int) {
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Admin) GetTokens() []*AdminToken {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+func (x *Admin) GetRotationGrace() *durationpb.Duration {
+	if x != nil {
+		return x.RotationGrace
+	}
+	return nil
+}
+
+// AdminToken is an admin API token.
+type AdminToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID names the token in audit logs.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// SHA256 is the lowercase hex SHA-256 of the token.
+	Sha256        string `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminToken) Reset() {
+	*x = AdminToken{}
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminToken) ProtoMessage() {}
+
+func (x *AdminToken) ProtoReflect() protoreflect.Message {
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminToken.ProtoReflect.Descriptor instead.
+func (*AdminToken) Descriptor() ([]byte, []int) {
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AdminToken) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AdminToken) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+// Usage configures the usage ledger (requires storage).
+type Usage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// RetentionDays purges records older than this many days (0 keeps them forever).
+	RetentionDays uint32 `protobuf:"varint,1,opt,name=retention_days,json=retentionDays,proto3" json:"retention_days,omitempty"`
+	// DeadLetterPath receives records that could not be written after retries.
+	DeadLetterPath string `protobuf:"bytes,2,opt,name=dead_letter_path,json=deadLetterPath,proto3" json:"dead_letter_path,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Usage) Reset() {
+	*x = Usage{}
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Usage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Usage) ProtoMessage() {}
+
+func (x *Usage) ProtoReflect() protoreflect.Message {
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Usage.ProtoReflect.Descriptor instead.
+func (*Usage) Descriptor() ([]byte, []int) {
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Usage) GetRetentionDays() uint32 {
+	if x != nil {
+		return x.RetentionDays
+	}
+	return 0
+}
+
+func (x *Usage) GetDeadLetterPath() string {
+	if x != nil {
+		return x.DeadLetterPath
+	}
+	return ""
+}
+
+// Telemetry configures metrics.
+type Telemetry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// KeyIDLabel adds key_id to the cost metric (bounded; off by default).
+	KeyIdLabel    bool `protobuf:"varint,1,opt,name=key_id_label,json=keyIdLabel,proto3" json:"key_id_label,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Telemetry) Reset() {
+	*x = Telemetry{}
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Telemetry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Telemetry) ProtoMessage() {}
+
+func (x *Telemetry) ProtoReflect() protoreflect.Message {
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Telemetry.ProtoReflect.Descriptor instead.
+func (*Telemetry) Descriptor() ([]byte, []int) {
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Telemetry) GetKeyIdLabel() bool {
+	if x != nil {
+		return x.KeyIdLabel
+	}
+	return false
+}
+
+// JWT configures bearer JWT authentication.
+type JWT struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Issuer is the required "iss".
+	Issuer string `protobuf:"bytes,1,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	// Audiences: the token's "aud" must contain one of them.
+	Audiences []string `protobuf:"bytes,2,rep,name=audiences,proto3" json:"audiences,omitempty"`
+	// Algorithms allowed (default RS256, ES256, EdDSA); "none" and HS* are refused.
+	Algorithms []string `protobuf:"bytes,3,rep,name=algorithms,proto3" json:"algorithms,omitempty"`
+	// JWKSURL is fetched and refreshed in the background; or use JWKSFile.
+	JwksUrl string `protobuf:"bytes,4,opt,name=jwks_url,json=jwksUrl,proto3" json:"jwks_url,omitempty"`
+	// JWKSFile is a local JWKS file.
+	JwksFile string `protobuf:"bytes,5,opt,name=jwks_file,json=jwksFile,proto3" json:"jwks_file,omitempty"`
+	// ClockSkew tolerated on exp/nbf/iat. Default 30s.
+	ClockSkew     *durationpb.Duration `protobuf:"bytes,6,opt,name=clock_skew,json=clockSkew,proto3" json:"clock_skew,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JWT) Reset() {
+	*x = JWT{}
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JWT) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JWT) ProtoMessage() {}
+
+func (x *JWT) ProtoReflect() protoreflect.Message {
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JWT.ProtoReflect.Descriptor instead.
+func (*JWT) Descriptor() ([]byte, []int) {
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *JWT) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *JWT) GetAudiences() []string {
+	if x != nil {
+		return x.Audiences
+	}
+	return nil
+}
+
+func (x *JWT) GetAlgorithms() []string {
+	if x != nil {
+		return x.Algorithms
+	}
+	return nil
+}
+
+func (x *JWT) GetJwksUrl() string {
+	if x != nil {
+		return x.JwksUrl
+	}
+	return ""
+}
+
+func (x *JWT) GetJwksFile() string {
+	if x != nil {
+		return x.JwksFile
+	}
+	return ""
+}
+
+func (x *JWT) GetClockSkew() *durationpb.Duration {
+	if x != nil {
+		return x.ClockSkew
+	}
+	return nil
+}
+
 // Server holds listener addresses and process-wide limits.
 type Server struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -144,7 +547,7 @@ type Server struct {
 
 func (x *Server) Reset() {
 	*x = Server{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[1]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -156,7 +559,7 @@ func (x *Server) String() string {
 func (*Server) ProtoMessage() {}
 
 func (x *Server) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[1]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -169,7 +572,7 @@ func (x *Server) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Server.ProtoReflect.Descriptor instead.
 func (*Server) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{1}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Server) GetExtprocAddress() string {
@@ -248,7 +651,7 @@ type Provider struct {
 
 func (x *Provider) Reset() {
 	*x = Provider{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[2]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -260,7 +663,7 @@ func (x *Provider) String() string {
 func (*Provider) ProtoMessage() {}
 
 func (x *Provider) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[2]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -273,7 +676,7 @@ func (x *Provider) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Provider.ProtoReflect.Descriptor instead.
 func (*Provider) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Provider) GetName() string {
@@ -363,7 +766,7 @@ type Timeouts struct {
 
 func (x *Timeouts) Reset() {
 	*x = Timeouts{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[3]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -375,7 +778,7 @@ func (x *Timeouts) String() string {
 func (*Timeouts) ProtoMessage() {}
 
 func (x *Timeouts) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[3]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -388,7 +791,7 @@ func (x *Timeouts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timeouts.ProtoReflect.Descriptor instead.
 func (*Timeouts) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Timeouts) GetConnect() *durationpb.Duration {
@@ -430,7 +833,7 @@ type Azure struct {
 
 func (x *Azure) Reset() {
 	*x = Azure{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[4]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +845,7 @@ func (x *Azure) String() string {
 func (*Azure) ProtoMessage() {}
 
 func (x *Azure) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[4]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,7 +858,7 @@ func (x *Azure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Azure.ProtoReflect.Descriptor instead.
 func (*Azure) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Azure) GetApiVersion() string {
@@ -484,7 +887,7 @@ type AWS struct {
 
 func (x *AWS) Reset() {
 	*x = AWS{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[5]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -496,7 +899,7 @@ func (x *AWS) String() string {
 func (*AWS) ProtoMessage() {}
 
 func (x *AWS) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[5]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -509,7 +912,7 @@ func (x *AWS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AWS.ProtoReflect.Descriptor instead.
 func (*AWS) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AWS) GetRegion() string {
@@ -562,7 +965,7 @@ type GCP struct {
 
 func (x *GCP) Reset() {
 	*x = GCP{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[6]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -574,7 +977,7 @@ func (x *GCP) String() string {
 func (*GCP) ProtoMessage() {}
 
 func (x *GCP) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[6]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -587,7 +990,7 @@ func (x *GCP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GCP.ProtoReflect.Descriptor instead.
 func (*GCP) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GCP) GetProject() string {
@@ -625,7 +1028,7 @@ type Anthropic struct {
 
 func (x *Anthropic) Reset() {
 	*x = Anthropic{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[7]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +1040,7 @@ func (x *Anthropic) String() string {
 func (*Anthropic) ProtoMessage() {}
 
 func (x *Anthropic) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[7]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +1053,7 @@ func (x *Anthropic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Anthropic.ProtoReflect.Descriptor instead.
 func (*Anthropic) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Anthropic) GetVersion() string {
@@ -688,7 +1091,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[8]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +1103,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[8]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +1116,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Model) GetName() string {
@@ -771,7 +1174,7 @@ type Backend struct {
 
 func (x *Backend) Reset() {
 	*x = Backend{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[9]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -783,7 +1186,7 @@ func (x *Backend) String() string {
 func (*Backend) ProtoMessage() {}
 
 func (x *Backend) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[9]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -796,7 +1199,7 @@ func (x *Backend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Backend.ProtoReflect.Descriptor instead.
 func (*Backend) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Backend) GetProvider() string {
@@ -841,13 +1244,17 @@ type Auth struct {
 	Keys []*StaticKey `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
 	// AllowUnauthenticated disables authentication entirely (local development only).
 	AllowUnauthenticated bool `protobuf:"varint,2,opt,name=allow_unauthenticated,json=allowUnauthenticated,proto3" json:"allow_unauthenticated,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// VirtualKeys enables llm-router-issued keys from the storage database.
+	VirtualKeys bool `protobuf:"varint,3,opt,name=virtual_keys,json=virtualKeys,proto3" json:"virtual_keys,omitempty"`
+	// JWT enables bearer JWTs verified against a JWKS.
+	Jwt           *JWT `protobuf:"bytes,4,opt,name=jwt,proto3" json:"jwt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Auth) Reset() {
 	*x = Auth{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[10]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +1266,7 @@ func (x *Auth) String() string {
 func (*Auth) ProtoMessage() {}
 
 func (x *Auth) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[10]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1279,7 @@ func (x *Auth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Auth.ProtoReflect.Descriptor instead.
 func (*Auth) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Auth) GetKeys() []*StaticKey {
@@ -887,6 +1294,20 @@ func (x *Auth) GetAllowUnauthenticated() bool {
 		return x.AllowUnauthenticated
 	}
 	return false
+}
+
+func (x *Auth) GetVirtualKeys() bool {
+	if x != nil {
+		return x.VirtualKeys
+	}
+	return false
+}
+
+func (x *Auth) GetJwt() *JWT {
+	if x != nil {
+		return x.Jwt
+	}
+	return nil
 }
 
 // StaticKey is an API key defined in the config file.
@@ -907,7 +1328,7 @@ type StaticKey struct {
 
 func (x *StaticKey) Reset() {
 	*x = StaticKey{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[11]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -919,7 +1340,7 @@ func (x *StaticKey) String() string {
 func (*StaticKey) ProtoMessage() {}
 
 func (x *StaticKey) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[11]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -932,7 +1353,7 @@ func (x *StaticKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StaticKey.ProtoReflect.Descriptor instead.
 func (*StaticKey) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StaticKey) GetId() string {
@@ -976,7 +1397,7 @@ type Logging struct {
 
 func (x *Logging) Reset() {
 	*x = Logging{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[12]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1409,7 @@ func (x *Logging) String() string {
 func (*Logging) ProtoMessage() {}
 
 func (x *Logging) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[12]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1422,7 @@ func (x *Logging) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Logging.ProtoReflect.Descriptor instead.
 func (*Logging) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Logging) GetLevel() string {
@@ -1030,7 +1451,7 @@ type Translation struct {
 
 func (x *Translation) Reset() {
 	*x = Translation{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +1463,7 @@ func (x *Translation) String() string {
 func (*Translation) ProtoMessage() {}
 
 func (x *Translation) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1055,7 +1476,7 @@ func (x *Translation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Translation.ProtoReflect.Descriptor instead.
 func (*Translation) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Translation) GetDefaultMaxTokens() uint32 {
@@ -1092,14 +1513,47 @@ var File_llmrouter_config_v1_config_proto protoreflect.FileDescriptor
 
 const file_llmrouter_config_v1_config_proto_rawDesc = "" +
 	"\n" +
-	" llmrouter/config/v1/config.proto\x12\x13llmrouter.config.v1\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\"\xd9\x02\n" +
+	" llmrouter/config/v1/config.proto\x12\x13llmrouter.config.v1\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\"\xb3\x04\n" +
 	"\x06Config\x123\n" +
 	"\x06server\x18\x01 \x01(\v2\x1b.llmrouter.config.v1.ServerR\x06server\x12;\n" +
 	"\tproviders\x18\x02 \x03(\v2\x1d.llmrouter.config.v1.ProviderR\tproviders\x122\n" +
 	"\x06models\x18\x03 \x03(\v2\x1a.llmrouter.config.v1.ModelR\x06models\x12-\n" +
 	"\x04auth\x18\x04 \x01(\v2\x19.llmrouter.config.v1.AuthR\x04auth\x126\n" +
 	"\alogging\x18\x05 \x01(\v2\x1c.llmrouter.config.v1.LoggingR\alogging\x12B\n" +
-	"\vtranslation\x18\x06 \x01(\v2 .llmrouter.config.v1.TranslationR\vtranslation\"\x9b\x02\n" +
+	"\vtranslation\x18\x06 \x01(\v2 .llmrouter.config.v1.TranslationR\vtranslation\x126\n" +
+	"\astorage\x18\a \x01(\v2\x1c.llmrouter.config.v1.StorageR\astorage\x120\n" +
+	"\x05admin\x18\b \x01(\v2\x1a.llmrouter.config.v1.AdminR\x05admin\x120\n" +
+	"\x05usage\x18\t \x01(\v2\x1a.llmrouter.config.v1.UsageR\x05usage\x12<\n" +
+	"\ttelemetry\x18\n" +
+	" \x01(\v2\x1e.llmrouter.config.v1.TelemetryR\ttelemetry\"~\n" +
+	"\aStorage\x12\x1f\n" +
+	"\vsqlite_path\x18\x01 \x01(\tR\n" +
+	"sqlitePath\x12)\n" +
+	"\fpostgres_dsn\x18\x02 \x01(\tB\x06ȧ\xe1\xad\v\x01R\vpostgresDsn\x12'\n" +
+	"\x0fpostgres_schema\x18\x03 \x01(\tR\x0epostgresSchema\"\x82\x01\n" +
+	"\x05Admin\x127\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x1f.llmrouter.config.v1.AdminTokenR\x06tokens\x12@\n" +
+	"\x0erotation_grace\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\rrotationGrace\"4\n" +
+	"\n" +
+	"AdminToken\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06sha256\x18\x02 \x01(\tR\x06sha256\"X\n" +
+	"\x05Usage\x12%\n" +
+	"\x0eretention_days\x18\x01 \x01(\rR\rretentionDays\x12(\n" +
+	"\x10dead_letter_path\x18\x02 \x01(\tR\x0edeadLetterPath\"-\n" +
+	"\tTelemetry\x12 \n" +
+	"\fkey_id_label\x18\x01 \x01(\bR\n" +
+	"keyIdLabel\"\xcd\x01\n" +
+	"\x03JWT\x12\x16\n" +
+	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1c\n" +
+	"\taudiences\x18\x02 \x03(\tR\taudiences\x12\x1e\n" +
+	"\n" +
+	"algorithms\x18\x03 \x03(\tR\n" +
+	"algorithms\x12\x19\n" +
+	"\bjwks_url\x18\x04 \x01(\tR\ajwksUrl\x12\x1b\n" +
+	"\tjwks_file\x18\x05 \x01(\tR\bjwksFile\x128\n" +
+	"\n" +
+	"clock_skew\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\tclockSkew\"\x9b\x02\n" +
 	"\x06Server\x12'\n" +
 	"\x0fextproc_address\x18\x01 \x01(\tR\x0eextprocAddress\x12#\n" +
 	"\radmin_address\x18\x02 \x01(\tR\fadminAddress\x12%\n" +
@@ -1156,10 +1610,12 @@ const file_llmrouter_config_v1_config_proto_rawDesc = "" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x16\n" +
 	"\x06weight\x18\x03 \x01(\rR\x06weight\x12\x1a\n" +
 	"\bpriority\x18\x04 \x01(\rR\bpriority\x12\x12\n" +
-	"\x04name\x18\x05 \x01(\tR\x04name\"o\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\"\xbe\x01\n" +
 	"\x04Auth\x122\n" +
 	"\x04keys\x18\x01 \x03(\v2\x1e.llmrouter.config.v1.StaticKeyR\x04keys\x123\n" +
-	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated\"e\n" +
+	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated\x12!\n" +
+	"\fvirtual_keys\x18\x03 \x01(\bR\vvirtualKeys\x12*\n" +
+	"\x03jwt\x18\x04 \x01(\v2\x18.llmrouter.config.v1.JWTR\x03jwt\"e\n" +
 	"\tStaticKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\x03key\x18\x02 \x01(\tB\x06ȧ\xe1\xad\v\x01R\x03key\x12\x16\n" +
@@ -1184,52 +1640,66 @@ func file_llmrouter_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_llmrouter_config_v1_config_proto_rawDescData
 }
 
-var file_llmrouter_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_llmrouter_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_llmrouter_config_v1_config_proto_goTypes = []any{
 	(*Config)(nil),                    // 0: llmrouter.config.v1.Config
-	(*Server)(nil),                    // 1: llmrouter.config.v1.Server
-	(*Provider)(nil),                  // 2: llmrouter.config.v1.Provider
-	(*Timeouts)(nil),                  // 3: llmrouter.config.v1.Timeouts
-	(*Azure)(nil),                     // 4: llmrouter.config.v1.Azure
-	(*AWS)(nil),                       // 5: llmrouter.config.v1.AWS
-	(*GCP)(nil),                       // 6: llmrouter.config.v1.GCP
-	(*Anthropic)(nil),                 // 7: llmrouter.config.v1.Anthropic
-	(*Model)(nil),                     // 8: llmrouter.config.v1.Model
-	(*Backend)(nil),                   // 9: llmrouter.config.v1.Backend
-	(*Auth)(nil),                      // 10: llmrouter.config.v1.Auth
-	(*StaticKey)(nil),                 // 11: llmrouter.config.v1.StaticKey
-	(*Logging)(nil),                   // 12: llmrouter.config.v1.Logging
-	(*Translation)(nil),               // 13: llmrouter.config.v1.Translation
-	nil,                               // 14: llmrouter.config.v1.Provider.HeadersEntry
-	(*durationpb.Duration)(nil),       // 15: google.protobuf.Duration
-	(*descriptorpb.FieldOptions)(nil), // 16: google.protobuf.FieldOptions
+	(*Storage)(nil),                   // 1: llmrouter.config.v1.Storage
+	(*Admin)(nil),                     // 2: llmrouter.config.v1.Admin
+	(*AdminToken)(nil),                // 3: llmrouter.config.v1.AdminToken
+	(*Usage)(nil),                     // 4: llmrouter.config.v1.Usage
+	(*Telemetry)(nil),                 // 5: llmrouter.config.v1.Telemetry
+	(*JWT)(nil),                       // 6: llmrouter.config.v1.JWT
+	(*Server)(nil),                    // 7: llmrouter.config.v1.Server
+	(*Provider)(nil),                  // 8: llmrouter.config.v1.Provider
+	(*Timeouts)(nil),                  // 9: llmrouter.config.v1.Timeouts
+	(*Azure)(nil),                     // 10: llmrouter.config.v1.Azure
+	(*AWS)(nil),                       // 11: llmrouter.config.v1.AWS
+	(*GCP)(nil),                       // 12: llmrouter.config.v1.GCP
+	(*Anthropic)(nil),                 // 13: llmrouter.config.v1.Anthropic
+	(*Model)(nil),                     // 14: llmrouter.config.v1.Model
+	(*Backend)(nil),                   // 15: llmrouter.config.v1.Backend
+	(*Auth)(nil),                      // 16: llmrouter.config.v1.Auth
+	(*StaticKey)(nil),                 // 17: llmrouter.config.v1.StaticKey
+	(*Logging)(nil),                   // 18: llmrouter.config.v1.Logging
+	(*Translation)(nil),               // 19: llmrouter.config.v1.Translation
+	nil,                               // 20: llmrouter.config.v1.Provider.HeadersEntry
+	(*durationpb.Duration)(nil),       // 21: google.protobuf.Duration
+	(*descriptorpb.FieldOptions)(nil), // 22: google.protobuf.FieldOptions
 }
 var file_llmrouter_config_v1_config_proto_depIdxs = []int32{
-	1,  // 0: llmrouter.config.v1.Config.server:type_name -> llmrouter.config.v1.Server
-	2,  // 1: llmrouter.config.v1.Config.providers:type_name -> llmrouter.config.v1.Provider
-	8,  // 2: llmrouter.config.v1.Config.models:type_name -> llmrouter.config.v1.Model
-	10, // 3: llmrouter.config.v1.Config.auth:type_name -> llmrouter.config.v1.Auth
-	12, // 4: llmrouter.config.v1.Config.logging:type_name -> llmrouter.config.v1.Logging
-	13, // 5: llmrouter.config.v1.Config.translation:type_name -> llmrouter.config.v1.Translation
-	15, // 6: llmrouter.config.v1.Server.drain_timeout:type_name -> google.protobuf.Duration
-	14, // 7: llmrouter.config.v1.Provider.headers:type_name -> llmrouter.config.v1.Provider.HeadersEntry
-	3,  // 8: llmrouter.config.v1.Provider.timeouts:type_name -> llmrouter.config.v1.Timeouts
-	4,  // 9: llmrouter.config.v1.Provider.azure:type_name -> llmrouter.config.v1.Azure
-	5,  // 10: llmrouter.config.v1.Provider.aws:type_name -> llmrouter.config.v1.AWS
-	6,  // 11: llmrouter.config.v1.Provider.gcp:type_name -> llmrouter.config.v1.GCP
-	7,  // 12: llmrouter.config.v1.Provider.anthropic:type_name -> llmrouter.config.v1.Anthropic
-	15, // 13: llmrouter.config.v1.Timeouts.connect:type_name -> google.protobuf.Duration
-	15, // 14: llmrouter.config.v1.Timeouts.first_byte:type_name -> google.protobuf.Duration
-	15, // 15: llmrouter.config.v1.Timeouts.total:type_name -> google.protobuf.Duration
-	15, // 16: llmrouter.config.v1.Timeouts.stream_idle:type_name -> google.protobuf.Duration
-	9,  // 17: llmrouter.config.v1.Model.backends:type_name -> llmrouter.config.v1.Backend
-	11, // 18: llmrouter.config.v1.Auth.keys:type_name -> llmrouter.config.v1.StaticKey
-	16, // 19: llmrouter.config.v1.secret:extendee -> google.protobuf.FieldOptions
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	19, // [19:20] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	7,  // 0: llmrouter.config.v1.Config.server:type_name -> llmrouter.config.v1.Server
+	8,  // 1: llmrouter.config.v1.Config.providers:type_name -> llmrouter.config.v1.Provider
+	14, // 2: llmrouter.config.v1.Config.models:type_name -> llmrouter.config.v1.Model
+	16, // 3: llmrouter.config.v1.Config.auth:type_name -> llmrouter.config.v1.Auth
+	18, // 4: llmrouter.config.v1.Config.logging:type_name -> llmrouter.config.v1.Logging
+	19, // 5: llmrouter.config.v1.Config.translation:type_name -> llmrouter.config.v1.Translation
+	1,  // 6: llmrouter.config.v1.Config.storage:type_name -> llmrouter.config.v1.Storage
+	2,  // 7: llmrouter.config.v1.Config.admin:type_name -> llmrouter.config.v1.Admin
+	4,  // 8: llmrouter.config.v1.Config.usage:type_name -> llmrouter.config.v1.Usage
+	5,  // 9: llmrouter.config.v1.Config.telemetry:type_name -> llmrouter.config.v1.Telemetry
+	3,  // 10: llmrouter.config.v1.Admin.tokens:type_name -> llmrouter.config.v1.AdminToken
+	21, // 11: llmrouter.config.v1.Admin.rotation_grace:type_name -> google.protobuf.Duration
+	21, // 12: llmrouter.config.v1.JWT.clock_skew:type_name -> google.protobuf.Duration
+	21, // 13: llmrouter.config.v1.Server.drain_timeout:type_name -> google.protobuf.Duration
+	20, // 14: llmrouter.config.v1.Provider.headers:type_name -> llmrouter.config.v1.Provider.HeadersEntry
+	9,  // 15: llmrouter.config.v1.Provider.timeouts:type_name -> llmrouter.config.v1.Timeouts
+	10, // 16: llmrouter.config.v1.Provider.azure:type_name -> llmrouter.config.v1.Azure
+	11, // 17: llmrouter.config.v1.Provider.aws:type_name -> llmrouter.config.v1.AWS
+	12, // 18: llmrouter.config.v1.Provider.gcp:type_name -> llmrouter.config.v1.GCP
+	13, // 19: llmrouter.config.v1.Provider.anthropic:type_name -> llmrouter.config.v1.Anthropic
+	21, // 20: llmrouter.config.v1.Timeouts.connect:type_name -> google.protobuf.Duration
+	21, // 21: llmrouter.config.v1.Timeouts.first_byte:type_name -> google.protobuf.Duration
+	21, // 22: llmrouter.config.v1.Timeouts.total:type_name -> google.protobuf.Duration
+	21, // 23: llmrouter.config.v1.Timeouts.stream_idle:type_name -> google.protobuf.Duration
+	15, // 24: llmrouter.config.v1.Model.backends:type_name -> llmrouter.config.v1.Backend
+	17, // 25: llmrouter.config.v1.Auth.keys:type_name -> llmrouter.config.v1.StaticKey
+	6,  // 26: llmrouter.config.v1.Auth.jwt:type_name -> llmrouter.config.v1.JWT
+	22, // 27: llmrouter.config.v1.secret:extendee -> google.protobuf.FieldOptions
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	27, // [27:28] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_llmrouter_config_v1_config_proto_init() }
@@ -1243,7 +1713,7 @@ func file_llmrouter_config_v1_config_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_llmrouter_config_v1_config_proto_rawDesc), len(file_llmrouter_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   21,
 			NumExtensions: 1,
 			NumServices:   0,
 		},
