@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/llm-router/llm-router/pkg/canonical"
@@ -26,8 +28,20 @@ type upstreamExchange struct {
 
 // backendFromAttributes reads the backend name from the endpoint metadata
 // (filter_metadata.llm_router.backend), falling back to the cluster name.
+//
+// Envoy renders a message-valued attribute as the message's protobuf text format in a
+// string value (Envoy AI Gateway decodes it the same way); a Struct form is accepted too.
 func backendFromAttributes(attrs map[string]*structpb.Value) string {
-	if md := attrs[attrUpstreamHostMetadata].GetStructValue(); md != nil {
+	v := attrs[attrUpstreamHostMetadata]
+	if text := v.GetStringValue(); text != "" {
+		var md corev3.Metadata
+		if err := prototext.Unmarshal([]byte(text), &md); err == nil {
+			if b := md.GetFilterMetadata()[extproc.MetadataNamespace].GetFields()["backend"].GetStringValue(); b != "" {
+				return b
+			}
+		}
+	}
+	if md := v.GetStructValue(); md != nil {
 		ns := md.GetFields()["filter_metadata"].GetStructValue().GetFields()[extproc.MetadataNamespace].GetStructValue()
 		if b := ns.GetFields()["backend"].GetStringValue(); b != "" {
 			return b
