@@ -286,3 +286,42 @@ func TestUpstreamFilterFallsBackAcrossSchemas(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "primary works", resp.Choices[0].Message.Content)
 }
+
+func TestLocalAnswersAndErrors(t *testing.T) {
+	e := newEnv(t, func(cfg *configv1.Config) { cfg.Server = &configv1.Server{MaxRequestBodyBytes: 1024} })
+	tests := []struct {
+		name, method, path, body string
+		wantStatus               int
+		wantInBody               string
+	}{
+		{"model by id", "GET", "/v1/models/claude", "", 200, `"id":"claude"`},
+		{"unknown model by id", "GET", "/v1/models/nope", "", 404, "model_not_found"},
+		{"unknown path", "POST", "/v1/completions", "{}", 404, "unknown path"},
+		{"unknown anthropic path", "POST", "/v1/messages/batches", "{}", 404, `"type":"error"`},
+		{"wrong method", "PUT", "/v1/embeddings", "{}", 405, "not allowed"},
+		{"too large", "POST", "/v1/chat/completions", `{"model":"mock","messages":[{"role":"user","content":"` + strings.Repeat("x", 2000) + `"}]}`, 413, "exceeds"},
+		{"missing model", "POST", "/v1/chat/completions", `{"messages":[]}`, 400, "model"},
+		{"not an object", "POST", "/v1/chat/completions", `[1,2]`, 400, "JSON object"},
+		{"no body", "POST", "/v1/chat/completions", ``, 400, "body is required"},
+		{"embeddings passthrough", "POST", "/v1/embeddings", `{"model":"mock-embed","input":["a","b","c"]}`, 200, `"index":2`},
+		{"anthropic schema error for /v1/messages", "POST", "/v1/messages", `{"model":"nope","max_tokens":5,"messages":[]}`, 404, `"type":"error"`},
+		{"embeddings for a chat-only backend", "POST", "/v1/embeddings", `{"model":"claude","input":"a"}`, 400, "embeddings"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var body io.Reader
+			if tc.body != "" {
+				body = strings.NewReader(tc.body)
+			}
+			req, err := http.NewRequest(tc.method, e.base+tc.path, body)
+			require.NoError(t, err)
+			req.Header.Set("authorization", "Bearer "+key)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			require.Equal(t, tc.wantStatus, resp.StatusCode, string(b))
+			require.Contains(t, string(b), tc.wantInBody)
+		})
+	}
+}
