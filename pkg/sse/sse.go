@@ -25,18 +25,37 @@ type Reader struct {
 	hasData bool
 	hasAny  bool
 	skipLF  bool // the previous chunk ended in CR: a leading LF belongs to it
+	bomDone bool // the start of the stream was checked for a byte order mark
 	events  []Event
+	// arena holds the bytes of the events returned by the current Feed or Flush, so
+	// dispatching does not allocate once the reader is warm.
+	arena []byte
 }
+
+// bom is the UTF-8 byte order mark, which the spec says to ignore at stream start.
+const bom = "\xEF\xBB\xBF"
 
 // Feed consumes chunk and returns the events it completed. The returned slice and the
 // events' byte slices are reused by the next call.
 func (r *Reader) Feed(chunk []byte) []Event {
 	r.events = r.events[:0]
+	r.arena = r.arena[:0]
 	// Copy-free fast path would alias chunk; we keep the partial line only.
 	input := chunk
 	if len(r.buf) > 0 {
 		r.buf = append(r.buf, chunk...)
 		input = r.buf
+	}
+	if !r.bomDone {
+		if len(input) < len(bom) && bom[:len(input)] == string(input) {
+			// Too short to tell: keep it until more arrives.
+			r.buf = append(r.buf[:0], input...)
+			return r.events
+		}
+		r.bomDone = true
+		if len(input) >= len(bom) && string(input[:len(bom)]) == bom {
+			input = input[len(bom):]
+		}
 	}
 	if r.skipLF && len(input) > 0 {
 		if input[0] == '\n' {
@@ -81,6 +100,13 @@ func (r *Reader) Pending() bool { return len(bytes.TrimSpace(r.buf)) > 0 || r.ha
 // end of the body; servers often omit the last blank line.
 func (r *Reader) Flush() []Event {
 	r.events = r.events[:0]
+	r.arena = r.arena[:0]
+	if !r.bomDone {
+		r.bomDone = true
+		if len(r.buf) < len(bom) && string(r.buf) == bom[:len(r.buf)] {
+			r.buf = r.buf[:0] // only (part of) a byte order mark arrived
+		}
+	}
 	if len(r.buf) > 0 {
 		r.line(r.buf)
 		r.buf = r.buf[:0]
@@ -126,14 +152,15 @@ func (r *Reader) dispatch() {
 		return
 	}
 	if r.hasData {
-		// Events reference r.data; copy into a stable region when several events are
-		// dispatched in one Feed call.
-		ev := Event{Data: append([]byte(nil), r.data...)}
+		// r.data is reused for the next event, so the event's bytes are copied into the
+		// arena. If the arena grows, earlier events keep pointing at the old array,
+		// which stays intact until the next Feed.
+		ev := Event{Data: r.keep(r.data)}
 		if len(r.event) > 0 {
-			ev.Event = append([]byte(nil), r.event...)
+			ev.Event = r.keep(r.event)
 		}
 		if len(r.id) > 0 {
-			ev.ID = append([]byte(nil), r.id...)
+			ev.ID = r.keep(r.id)
 		}
 		r.events = append(r.events, ev)
 	}
@@ -141,6 +168,14 @@ func (r *Reader) dispatch() {
 	r.event = r.event[:0]
 	r.hasData = false
 	r.hasAny = false
+}
+
+// keep copies b into the arena and returns the copy, capped so appends to it cannot
+// overwrite a neighbour.
+func (r *Reader) keep(b []byte) []byte {
+	start := len(r.arena)
+	r.arena = append(r.arena, b...)
+	return r.arena[start:len(r.arena):len(r.arena)]
 }
 
 // AppendEvent appends an SSE event ("event: name" when name is non-empty, one "data:"

@@ -1,0 +1,274 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/llm-router/llm-router/pkg/canonical"
+	"github.com/llm-router/llm-router/pkg/provider"
+	"github.com/llm-router/llm-router/pkg/sse"
+)
+
+// NewUsageScanner returns a scanner for an untranslated OpenAI-family response.
+// For a non-streamed body it buffers a copy and reads "usage" at the end; for a
+// stream it watches SSE events (split anywhere) for the usage chunk, and with strip
+// removes the usage-only chunk (empty choices) the caller did not ask for.
+func NewUsageScanner(stream, strip bool) provider.UsageScanner {
+	if !stream {
+		return &bodyUsageScanner{}
+	}
+	return &streamUsageScanner{strip: strip, atLineStart: true}
+}
+
+// maxBufferedBody bounds what a non-stream scanner copies; Envoy buffers bodies to
+// a few MiB, and a usage-less giant body is not worth holding twice.
+const maxBufferedBody = 32 << 20
+
+type bodyUsageScanner struct {
+	buf      []byte
+	overflow bool
+	usage    canonical.Usage
+}
+
+// Scan implements provider.UsageScanner.
+func (s *bodyUsageScanner) Scan(chunk []byte, endOfStream bool) []byte {
+	if !s.overflow {
+		if len(s.buf)+len(chunk) > maxBufferedBody {
+			s.overflow, s.buf = true, nil
+		} else {
+			s.buf = append(s.buf, chunk...)
+		}
+	}
+	if endOfStream && !s.overflow {
+		var body struct {
+			Usage *Usage `json:"usage"`
+		}
+		if json.Unmarshal(s.buf, &body) == nil && body.Usage != nil {
+			s.usage = usageToCanonical(body.Usage)
+		}
+		s.buf = nil
+	}
+	return chunk
+}
+
+// Usage implements provider.UsageScanner.
+func (s *bodyUsageScanner) Usage() canonical.Usage { return s.usage }
+
+// streamUsageScanner finds event boundaries itself instead of using sse.Reader so it
+// can forward the original bytes untouched, and only parses events that mention
+// "usage" with an object value.
+type streamUsageScanner struct {
+	strip bool
+	// pending holds the bytes of the incomplete event at the end of the last chunk
+	// (when stripping, these bytes have not been forwarded yet).
+	pending     []byte
+	atLineStart bool // the last byte seen ended a line
+	lastCR      bool // the last byte seen was CR (a following LF belongs to it)
+	// crEnd is true when the last chunk ended on the CR that ends an event; the
+	// event is in pending until the next byte shows whether an LF belongs to it.
+	crEnd bool
+	// forwarded is true when part of the event in progress was already forwarded
+	// (it outgrew maxPendingEvent), so it can no longer be dropped.
+	forwarded bool
+	usage     canonical.Usage
+	out       []byte
+}
+
+// maxPendingEvent bounds how much of one event is held back while stripping.
+const maxPendingEvent = 1 << 20
+
+// Usage implements provider.UsageScanner.
+func (s *streamUsageScanner) Usage() canonical.Usage { return s.usage }
+
+// Scan implements provider.UsageScanner.
+func (s *streamUsageScanner) Scan(chunk []byte, endOfStream bool) []byte {
+	win, scanFrom := chunk, 0
+	inPlace := len(s.pending) == 0 // win is chunk itself
+	if !inPlace {
+		scanFrom = len(s.pending)
+		s.pending = append(s.pending, chunk...)
+		win = s.pending
+	}
+	s.out = s.out[:0]
+	copying := false // s.out holds the output so far; otherwise it is win[:evStart]
+	evStart := 0
+	complete := func(end int) {
+		keep := s.event(win[evStart:end])
+		if s.strip {
+			switch {
+			case !keep && !copying:
+				copying = true
+				s.out = append(s.out, win[:evStart]...)
+			case keep && copying:
+				s.out = append(s.out, win[evStart:end]...)
+			}
+		}
+		evStart = end
+	}
+	if s.crEnd {
+		// The last chunk ended an event with CR; its LF, if any, belongs to it.
+		s.crEnd = false
+		end := scanFrom
+		if end < len(win) && win[end] == '\n' {
+			end++
+			s.lastCR = false
+		}
+		complete(end)
+		scanFrom = end
+	}
+	for i := scanFrom; i < len(win); i++ {
+		// Jump to the next line break; everything before it is line content.
+		j := nextEOL(win[i:])
+		if j != 0 {
+			s.atLineStart, s.lastCR = false, false
+			if j < 0 {
+				break
+			}
+			i += j
+		}
+		c := win[i]
+		if c == '\n' && s.lastCR {
+			s.lastCR = false
+			continue
+		}
+		s.lastCR = c == '\r'
+		if !s.atLineStart {
+			s.atLineStart = true
+			continue
+		}
+		// A blank line: the event ends after this line break (and its LF, if CRLF).
+		end := i + 1
+		if c == '\r' {
+			if end == len(win) && !endOfStream {
+				// Wait for the next byte: dropping the event now could orphan its LF.
+				s.crEnd = true
+				break
+			}
+			if end < len(win) && win[end] == '\n' {
+				end++
+				i++
+				s.lastCR = false
+			}
+		}
+		complete(end)
+	}
+	tail := win[evStart:]
+	if !s.strip {
+		if endOfStream {
+			if len(tail) > 0 {
+				s.event(tail)
+			}
+			s.pending = s.pending[:0]
+		} else {
+			s.pending = append(s.pending[:0], tail...) // copy handles the overlap
+		}
+		return chunk
+	}
+	hold := !endOfStream
+	if endOfStream && len(tail) > 0 && !s.event(tail) {
+		tail = nil // the stream ended on an unterminated usage-only chunk
+	}
+	if hold && len(tail) > maxPendingEvent {
+		hold, s.forwarded = false, true
+	}
+	if hold {
+		if !copying {
+			s.out = append(s.out, win[:evStart]...)
+		}
+		s.pending = append(s.pending[:0], tail...)
+		return s.out
+	}
+	s.pending = s.pending[:0]
+	if !copying {
+		if inPlace && tail != nil {
+			return chunk // nothing dropped or held: forward the chunk itself
+		}
+		s.out = append(s.out, win[:evStart]...)
+	}
+	return append(s.out, tail...)
+}
+
+// event inspects one complete event and reports whether to forward it.
+func (s *streamUsageScanner) event(ev []byte) bool {
+	if s.forwarded {
+		// Its beginning is already on the wire; it cannot be dropped now.
+		s.forwarded = false
+		return true
+	}
+	if !mentionsUsageObject(ev) {
+		return true
+	}
+	var r sse.Reader
+	keep := true
+	for _, e := range r.Feed(ev) {
+		keep = s.usageEvent(e.Data) && keep
+	}
+	// Feed's events are only valid until the next call, so Flush comes after.
+	for _, e := range r.Flush() {
+		keep = s.usageEvent(e.Data) && keep
+	}
+	return keep
+}
+
+// usageEvent records the usage of one event's data and reports whether to forward it.
+func (s *streamUsageScanner) usageEvent(data []byte) bool {
+	var c struct {
+		Choices []json.RawMessage `json:"choices"`
+		Usage   *Usage            `json:"usage"`
+		XGroq   *struct {
+			Usage *Usage `json:"usage"`
+		} `json:"x_groq"`
+	}
+	if json.Unmarshal(data, &c) != nil {
+		return true
+	}
+	switch {
+	case c.Usage != nil:
+		s.usage = usageToCanonical(c.Usage)
+		return !s.strip || len(c.Choices) > 0
+	case c.XGroq != nil && c.XGroq.Usage != nil:
+		s.usage = usageToCanonical(c.XGroq.Usage)
+	}
+	return true
+}
+
+// nextEOL returns the index of the first CR or LF in b, or -1.
+func nextEOL(b []byte) int {
+	n := bytes.IndexByte(b, '\n')
+	if n < 0 {
+		n = len(b)
+	}
+	if r := bytes.IndexByte(b[:n], '\r'); r >= 0 {
+		return r
+	}
+	if n == len(b) {
+		return -1
+	}
+	return n
+}
+
+// mentionsUsageObject is a cheap pre-filter: does b contain "usage" followed by a
+// colon and an object? Every chunk carries "usage":null when usage is requested, so
+// the check must look at the value.
+func mentionsUsageObject(b []byte) bool {
+	for {
+		i := bytes.Index(b, []byte(`"usage"`))
+		if i < 0 {
+			return false
+		}
+		b = b[i+len(`"usage"`):]
+		j := 0
+		for j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == '\r' || b[j] == '\n') {
+			j++
+		}
+		if j < len(b) && b[j] == ':' {
+			j++
+			for j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == '\r' || b[j] == '\n') {
+				j++
+			}
+			if j < len(b) && b[j] == '{' {
+				return true
+			}
+		}
+	}
+}
