@@ -2,7 +2,7 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -181,9 +181,6 @@ func (x *routerExchange) RequestBody(_ context.Context, body []byte, eos bool) e
 	if len(body) > x.rt.maxBody {
 		return x.fail(tooLarge(len(body), x.rt.maxBody))
 	}
-	if !json.Valid(body) {
-		return x.fail(canonical.NewError(canonical.ErrInvalidRequest, "request body is not valid JSON"))
-	}
 	var modelName string
 	var sawModel bool
 	err := jsonscan.Fields(body, func(key string, v []byte) {
@@ -195,7 +192,12 @@ func (x *routerExchange) RequestBody(_ context.Context, body []byte, eos bool) e
 		}
 	})
 	if err != nil {
-		return x.fail(canonical.NewError(canonical.ErrInvalidRequest, "%v", err))
+		// jsonscan validates the structure; the passthrough rewriter or the schema parser
+		// validates the rest before anything goes upstream.
+		if errors.Is(err, jsonscan.ErrNotObject) {
+			return x.fail(canonical.NewError(canonical.ErrInvalidRequest, "request body must be a JSON object"))
+		}
+		return x.fail(canonical.NewError(canonical.ErrInvalidRequest, "request body is not valid JSON"))
 	}
 	if !sawModel || modelName == "" {
 		e := canonical.NewError(canonical.ErrInvalidRequest, "you must provide a model parameter")
@@ -363,9 +365,16 @@ func (x *routerExchange) translate(ctx context.Context, a *provider.Adapter, tar
 	return a.Backend.BuildChatRequest(ctx, &req, target)
 }
 
-// passthroughRequest asks the adapter for path and credentials by building a minimal
-// request, then swaps in the passthrough body.
+// passthroughRequest asks the adapter for path and credentials; adapters without
+// PassthroughRequester build a minimal request whose body is then swapped.
 func passthroughRequest(ctx context.Context, a *provider.Adapter, ep endpoint, t provider.Target, body []byte) (*provider.UpstreamRequest, error) {
+	if pr, ok := a.Backend.(provider.PassthroughRequester); ok {
+		op := provider.OpChat
+		if ep == epEmbeddings {
+			op = provider.OpEmbeddings
+		}
+		return pr.NewPassthroughRequest(op, t, body), nil
+	}
 	var up *provider.UpstreamRequest
 	var err error
 	if ep == epEmbeddings {

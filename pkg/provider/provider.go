@@ -155,6 +155,13 @@ type Passthrough interface {
 	NewUsageScanner(stream, strip bool) UsageScanner
 }
 
+// PassthroughRequester is implemented by backends that can address a request whose
+// body is already in their schema (path, headers and credentials only), so the
+// passthrough path builds nothing else.
+type PassthroughRequester interface {
+	NewPassthroughRequest(op Operation, t Target, body []byte) *UpstreamRequest
+}
+
 // UsageScanner observes response bytes and extracts token usage.
 type UsageScanner interface {
 	// Scan consumes a response chunk and returns the bytes to forward.

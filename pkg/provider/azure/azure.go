@@ -125,6 +125,12 @@ func dialect(deployment string) openai.Dialect {
 	return openai.Dialect{MaxTokensField: "max_tokens"}
 }
 
+// NewPassthroughRequest implements provider.PassthroughRequester with Azure's
+// deployment path and api-key header.
+func (b *Backend) NewPassthroughRequest(op provider.Operation, t provider.Target, body []byte) *provider.UpstreamRequest {
+	return b.newRequest(op, t, body)
+}
+
 func (b *Backend) newRequest(op provider.Operation, t provider.Target, body []byte) *provider.UpstreamRequest {
 	h := make(http.Header, 4+len(b.signer.Extra))
 	h.Set("Content-Type", "application/json")

@@ -122,6 +122,12 @@ func (b *Backend) UpstreamPath(op provider.Operation, _ provider.Target) string 
 	return p
 }
 
+// NewPassthroughRequest implements provider.PassthroughRequester: path, headers and
+// credentials for a body already in this backend's schema.
+func (b *Backend) NewPassthroughRequest(op provider.Operation, t provider.Target, body []byte) *provider.UpstreamRequest {
+	return b.newRequest(op, t, body)
+}
+
 // Signer returns the signer that adds the backend's credentials and extra headers;
 // use it on passthrough requests.
 func (b *Backend) Signer() provider.Signer { return b.signer }

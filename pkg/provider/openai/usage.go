@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 
+	"github.com/llm-router/llm-router/pkg/jsonscan"
+
 	"github.com/llm-router/llm-router/pkg/canonical"
 	"github.com/llm-router/llm-router/pkg/provider"
 	"github.com/llm-router/llm-router/pkg/sse"
@@ -32,7 +34,8 @@ type bodyUsageScanner struct {
 
 // Scan implements provider.UsageScanner.
 func (s *bodyUsageScanner) Scan(chunk []byte, endOfStream bool) []byte {
-	if !s.overflow {
+	whole := endOfStream && len(s.buf) == 0 // the common case: one buffered body, no copy
+	if !s.overflow && !whole {
 		if len(s.buf)+len(chunk) > maxBufferedBody {
 			s.overflow, s.buf = true, nil
 		} else {
@@ -40,11 +43,21 @@ func (s *bodyUsageScanner) Scan(chunk []byte, endOfStream bool) []byte {
 		}
 	}
 	if endOfStream && !s.overflow {
-		var body struct {
-			Usage *Usage `json:"usage"`
+		body := s.buf
+		if whole {
+			body = chunk
 		}
-		if json.Unmarshal(s.buf, &body) == nil && body.Usage != nil {
-			s.usage = usageToCanonical(body.Usage)
+		// Find the top-level "usage" member without decoding the rest of the body.
+		var raw []byte
+		if jsonscan.Fields(body, func(key string, v []byte) {
+			if key == "usage" {
+				raw = v
+			}
+		}) == nil && len(raw) > 0 && raw[0] == '{' {
+			var u Usage
+			if json.Unmarshal(raw, &u) == nil {
+				s.usage = usageToCanonical(&u)
+			}
 		}
 		s.buf = nil
 	}

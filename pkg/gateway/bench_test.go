@@ -1,0 +1,81 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/hex"
+	"net"
+	"testing"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/llm-router/llm-router/pkg/app"
+	"github.com/llm-router/llm-router/pkg/auth"
+	"github.com/llm-router/llm-router/pkg/bench"
+	"github.com/llm-router/llm-router/pkg/config"
+	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
+)
+
+// startProcessor serves the gateway (or, with noop, the no-op floor) on loopback.
+func startProcessor(b *testing.B, noop bool) extprocv3.ExternalProcessorClient {
+	b.Helper()
+	g := grpc.NewServer()
+	if noop {
+		extprocv3.RegisterExternalProcessorServer(g, bench.NoopProcessor{})
+	} else {
+		h := auth.HashSecret(key)
+		cfg := &configv1.Config{
+			Providers: []*configv1.Provider{{Name: "bench", Kind: "openai", BaseUrl: "http://127.0.0.1:9", ApiKey: "sk-bench"}},
+			Models:    []*configv1.Model{{Name: "bench", Backends: []*configv1.Backend{{Provider: "bench", Model: "gpt-4o-mini"}}}},
+			Auth:      &configv1.Auth{Keys: []*configv1.StaticKey{{Id: "bench", Sha256: hex.EncodeToString(h[:])}}},
+		}
+		config.ApplyDefaults(cfg)
+		c, err := app.Build(cfg, app.BuildOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := app.NewProcessor(c)
+		g = p.GRPC
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = g.Serve(lis) }()
+	b.Cleanup(g.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = conn.Close() })
+	return extprocv3.NewExternalProcessorClient(conn)
+}
+
+// BenchmarkExchange drives full ext_proc exchanges (2 KB chat request, 1 KB response;
+// and a 200-chunk stream) through the real gateway and through the no-op floor.
+func BenchmarkExchange(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		sc   bench.Scenario
+	}{
+		{"chat", bench.ChatScenario("bench", key)},
+		{"stream200", bench.StreamScenario("bench", key, 200)},
+	} {
+		for _, noop := range []bool{false, true} {
+			name := tc.name + "/gateway"
+			if noop {
+				name = tc.name + "/noop-floor"
+			}
+			b.Run(name, func(b *testing.B) {
+				client := startProcessor(b, noop)
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := bench.Exchange(context.Background(), client, tc.sc); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
