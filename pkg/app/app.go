@@ -23,6 +23,7 @@ import (
 	"github.com/llm-router/llm-router/pkg/pricing"
 	"github.com/llm-router/llm-router/pkg/provider"
 	"github.com/llm-router/llm-router/pkg/provider/all"
+	"github.com/llm-router/llm-router/pkg/routing"
 	"github.com/llm-router/llm-router/pkg/telemetry"
 	"github.com/llm-router/llm-router/pkg/tokens"
 	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
@@ -69,6 +70,10 @@ type Components struct {
 	Metrics *prometheus.Registry
 	// Identity holds the key store, ledger and admin API (may be empty).
 	Identity *Identity
+	// Router holds routing statistics and circuit breakers across reloads.
+	Router *routing.Router
+
+	runtimeOptions gateway.RuntimeOptions
 }
 
 // Close releases what Build opened (flushes the usage ledger).
@@ -101,17 +106,18 @@ func Build(cfg *configv1.Config, opts BuildOptions) (*Components, error) {
 	if err != nil {
 		return nil, err
 	}
-	resolve := func(ref string) (string, error) { return config.ResolveSecret(ref, nil) }
-	rt, err := gateway.NewRuntime(cfg, gateway.RuntimeOptions{Registry: reg, Resolve: resolve, BaseURLOverride: opts.BaseURLOverride, Authenticator: ident.Authenticator})
-	if err != nil {
-		ident.Close(ctx)
-		return nil, err
-	}
 	prices, err := pricing.Default()
 	if err != nil {
 		ident.Close(ctx)
 		return nil, fmt.Errorf("price table: %w", err)
 	}
+	ropts := gateway.RuntimeOptions{Registry: reg, Resolve: secretResolver, BaseURLOverride: opts.BaseURLOverride, Authenticator: ident.Authenticator, Prices: priceLookup(prices)}
+	rt, err := gateway.NewRuntime(cfg, ropts)
+	if err != nil {
+		ident.Close(ctx)
+		return nil, err
+	}
+	router := routing.New(routing.Options{Registerer: metrics})
 	tm, err := telemetry.NewMetrics(metrics, metricsOptions(cfg))
 	if err != nil {
 		ident.Close(ctx)
@@ -125,8 +131,23 @@ func Build(cfg *configv1.Config, opts BuildOptions) (*Components, error) {
 		Observers: observers,
 		Tokens:    counter,
 		Pricer:    prices,
+		Router:    router,
 	})
-	return &Components{Config: cfg, Registry: reg, Gateway: gw, Tokens: counter, Logger: log, Metrics: metrics, Identity: ident}, nil
+	return &Components{Config: cfg, Registry: reg, Gateway: gw, Tokens: counter, Logger: log, Metrics: metrics, Identity: ident, Router: router, runtimeOptions: ropts}, nil
+}
+
+// secretResolver resolves "${ENV}" and "file:" references from the process environment.
+func secretResolver(ref string) (string, error) { return config.ResolveSecret(ref, nil) }
+
+// priceLookup adapts the price table for the lowest_cost strategy.
+func priceLookup(t *pricing.Table) func(kind, model string) (float64, float64, bool) {
+	return func(kind, model string) (float64, float64, bool) {
+		p, ok := t.Lookup(kind, model)
+		if !ok {
+			return 0, 0, false
+		}
+		return p.Input, p.Output, true
+	}
 }
 
 // metricsOptions bounds metric labels to the names the config declares.

@@ -16,7 +16,7 @@ import (
 
 // Accepted values of enumerated string fields.
 var (
-	strategies = []string{StrategyPriority, StrategyWeighted, StrategyRoundRobin}
+	strategies = []string{StrategyPriority, StrategyWeighted, StrategyRoundRobin, "least_inflight", "lowest_latency", "lowest_cost"}
 	logLevels  = []string{"debug", "info", "warn", "error"}
 	logFormats = []string{"json", "console"}
 )

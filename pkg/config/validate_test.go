@@ -37,7 +37,7 @@ func TestValidateFixtures(t *testing.T) {
 			{"models[1].backends[1].name", `backend name "custom" is already used by models[1].backends[0]`, 18},
 			{"models[1].backends[2].name", `"bad name!" must contain only`, 20},
 			{"models[2].backends", "at least one backend is required", 22},
-			{"models[3].strategy", `unknown strategy "random" (want one of priority, weighted, round_robin)`, 24},
+			{"models[3].strategy", `unknown strategy "random" (want one of priority, weighted, round_robin, least_inflight, lowest_latency, lowest_cost)`, 24},
 			{"models[3].backends[0].provider", `unknown provider "anthropic" (defined: openai)`, 26},
 			{"models[3].backends[1].provider", "is required", 27},
 			{"models[4].backends[0].name", `backend name "custom" is already used by models[1].backends[0] for another provider or model`, 32},

@@ -18,6 +18,7 @@ import (
 	"github.com/llm-router/llm-router/pkg/canonical"
 	"github.com/llm-router/llm-router/pkg/extproc"
 	"github.com/llm-router/llm-router/pkg/provider"
+	"github.com/llm-router/llm-router/pkg/routing"
 )
 
 // Summary describes one finished request, for logs, metrics and the usage ledger.
@@ -79,6 +80,9 @@ type Options struct {
 	Tokens TokenEstimator
 	// Pricer computes cost; nil prices everything at 0 (unknown).
 	Pricer Pricer
+	// Router orders candidates (strategies, circuit breakers, in-flight and latency
+	// statistics); nil uses the simple built-in strategies without breakers.
+	Router *routing.Router
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
 }
@@ -91,6 +95,7 @@ type Gateway struct {
 	observers []Observer
 	tokens    TokenEstimator
 	pricer    Pricer
+	router    *routing.Router
 	now       func() time.Time
 	// inflight maps request ids to router-level exchanges so the upstream-level filter
 	// (a different ext_proc stream of the same request) can find the parsed request.
@@ -99,7 +104,7 @@ type Gateway struct {
 
 // New returns a Gateway serving rt.
 func New(rt *Runtime, opts Options) *Gateway {
-	g := &Gateway{frontends: opts.Frontends, log: opts.Logger, observers: opts.Observers, tokens: opts.Tokens, pricer: opts.Pricer, now: opts.Now}
+	g := &Gateway{frontends: opts.Frontends, log: opts.Logger, observers: opts.Observers, tokens: opts.Tokens, pricer: opts.Pricer, router: opts.Router, now: opts.Now}
 	if g.log == nil {
 		g.log = zap.NewNop()
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/llm-router/llm-router/pkg/auth"
 	"github.com/llm-router/llm-router/pkg/canonical"
 	"github.com/llm-router/llm-router/pkg/extproc"
+	"github.com/llm-router/llm-router/pkg/routing"
 )
 
 // fail answers the request locally with e in the caller's schema.
@@ -180,6 +181,7 @@ func (x *routerExchange) Close(ctx context.Context, err error) {
 			s.CostUSD, s.CostKnown = x.g.pricer.Cost(info.backend.Adapter.Settings.Kind, s.UpstreamModel, s.Usage)
 		}
 	}
+	x.endAttempt(routing.Outcome{Status: s.Status, TimeToFirstByte: s.TimeToFirstByte, Duration: s.Duration, Err: err})
 	if x.endpoint == epUnknown && s.Status == 0 {
 		return
 	}
@@ -209,4 +211,28 @@ func randUint64() uint64 {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return binary.LittleEndian.Uint64(b[:])
+}
+
+// beginAttempt starts in-flight accounting for an attempt. A new attempt while another
+// is open means Envoy retried: the previous one failed before any response reached us,
+// so it is reported as a 503 for the breaker.
+func (x *routerExchange) beginAttempt(r *routing.Router, backend string) {
+	x.attemptMu.Lock()
+	prev := x.attemptDone
+	x.attemptDone = r.Begin(backend)
+	x.attemptMu.Unlock()
+	if prev != nil {
+		prev(routing.Outcome{Status: 503})
+	}
+}
+
+// endAttempt reports the outcome of the attempt in flight, once.
+func (x *routerExchange) endAttempt(o routing.Outcome) {
+	x.attemptMu.Lock()
+	done := x.attemptDone
+	x.attemptDone = nil
+	x.attemptMu.Unlock()
+	if done != nil {
+		done(o)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/llm-router/llm-router/pkg/extproc"
 	"github.com/llm-router/llm-router/pkg/jsonscan"
 	"github.com/llm-router/llm-router/pkg/provider"
+	"github.com/llm-router/llm-router/pkg/routing"
 )
 
 // Header names the gateway reads or sets.
@@ -72,6 +74,9 @@ type routerExchange struct {
 	// attempt is the backend serving the current attempt (set by the upstream filter
 	// in upstream mode, else by this exchange).
 	attempt atomic.Pointer[attemptInfo]
+	// attemptDone reports the current attempt's outcome to the router.
+	attemptMu   sync.Mutex
+	attemptDone func(routing.Outcome)
 
 	// response side
 	status      int
@@ -224,6 +229,11 @@ func (x *routerExchange) RequestBody(_ context.Context, body []byte, eos bool) e
 		x.reqID = newRequestID()
 	}
 	b := x.pick()
+	if b == nil {
+		e := canonical.NewError(canonical.ErrInvalidRequest, "the request (about %d tokens) does not fit the context window of any backend of model %q", len(body)/4, m.Name)
+		e.Code = "context_length_exceeded"
+		return x.fail(e)
+	}
 
 	var reply extproc.Reply
 	reply.Headers.AddRemove("authorization")
@@ -262,10 +272,23 @@ func applyUpstream(reply *extproc.Reply, up *provider.UpstreamRequest) {
 	}
 }
 
-// pick chooses the first backend to try, by the model's strategy among the candidates
-// of the lowest priority.
+// pick chooses the first backend to try. With a router it follows the model's
+// strategy and skips open circuit breakers and backends whose context window is too
+// small (nil then means none fits); without one, the simple built-in strategies apply.
 func (x *routerExchange) pick() *Backend {
 	m := x.model
+	if r := x.g.router; r != nil && len(m.cands) == len(m.Backends) {
+		var buf [16]int
+		info := routing.Info{EstimatedTokens: len(x.body) / 4}
+		if x.identity != nil {
+			info.KeyID = x.identity.KeyID
+		}
+		order := r.Order(m.Strategy, m.Name, m.cands, info, buf[:0])
+		if len(order) == 0 {
+			return nil
+		}
+		return m.Backends[order[0]]
+	}
 	n := 1
 	for n < len(m.Backends) && m.Backends[n].Priority == m.Backends[0].Priority {
 		n++
@@ -323,6 +346,9 @@ func (x *routerExchange) buildAttempt(ctx context.Context, b *Backend) (*provide
 		if err != nil {
 			return nil, nil, asAPIError(err, canonical.ErrInvalidRequest)
 		}
+	}
+	if r := x.g.router; r != nil {
+		x.beginAttempt(r, b.Name)
 	}
 	if a.Signer != nil {
 		if err := a.Signer.Sign(ctx, up); err != nil {

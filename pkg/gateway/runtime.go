@@ -7,6 +7,7 @@ import (
 
 	"github.com/llm-router/llm-router/pkg/auth"
 	"github.com/llm-router/llm-router/pkg/provider"
+	"github.com/llm-router/llm-router/pkg/routing"
 	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
 )
 
@@ -31,6 +32,8 @@ type Model struct {
 	Strategy      string
 	ContextWindow uint32
 	rr            atomic.Uint64
+	// cands mirrors Backends for the router (same order).
+	cands []routing.Candidate
 }
 
 // Runtime is an immutable snapshot of everything a request needs from the config. A
@@ -58,6 +61,9 @@ type RuntimeOptions struct {
 	// BaseURLOverride, when set, may replace a provider's base URL (used by `run` to
 	// point the built-in mock provider at its loopback server).
 	BaseURLOverride func(p *configv1.Provider) string
+	// Prices returns a model's input and output price per million tokens, for the
+	// lowest_cost strategy; nil leaves prices at 0.
+	Prices func(kind, model string) (in, out float64, ok bool)
 }
 
 // NewRuntime builds a snapshot from a validated, defaulted config.
@@ -125,6 +131,13 @@ func NewRuntime(cfg *configv1.Config, opts RuntimeOptions) (*Runtime, error) {
 			rt.backends[be.Name] = be
 		}
 		sort.SliceStable(model.Backends, func(i, j int) bool { return model.Backends[i].Priority < model.Backends[j].Priority })
+		for _, be := range model.Backends {
+			c := routing.Candidate{Name: be.Name, Priority: be.Priority, Weight: be.Weight, ContextWindow: int(model.ContextWindow)}
+			if opts.Prices != nil {
+				c.InputPricePerMTok, c.OutputPricePerMTok, _ = opts.Prices(be.Adapter.Settings.Kind, be.Model)
+			}
+			model.cands = append(model.cands, c)
+		}
 		rt.ordered = append(rt.ordered, model)
 		rt.models[m.GetName()] = model
 		for _, alias := range m.GetAliases() {

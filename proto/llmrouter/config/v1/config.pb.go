@@ -1081,7 +1081,9 @@ type Model struct {
 	// priority the strategy picks, using weights.
 	Backends []*Backend `protobuf:"bytes,3,rep,name=backends,proto3" json:"backends,omitempty"`
 	// Strategy picks among candidates of equal priority: "priority" (default: first
-	// listed), "weighted", "round_robin".
+	// listed), "weighted", "round_robin", "least_inflight", "lowest_latency" (EWMA of
+	// time to first byte for streams, of duration otherwise) or "lowest_cost" (from the
+	// price table). Backends whose circuit breaker is open are skipped.
 	Strategy string `protobuf:"bytes,4,opt,name=strategy,proto3" json:"strategy,omitempty"`
 	// ContextWindow is the model's context size in tokens (0 = unknown).
 	ContextWindow uint32 `protobuf:"varint,5,opt,name=context_window,json=contextWindow,proto3" json:"context_window,omitempty"`
