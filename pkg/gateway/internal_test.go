@@ -67,7 +67,7 @@ func TestPickStrategies(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			x := &routerExchange{model: &Model{Strategy: tc.strategy, Backends: tc.backends}}
+			x := &routerExchange{g: &Gateway{}, model: &Model{Strategy: tc.strategy, Backends: tc.backends}}
 			picks := map[string]int{}
 			for i := 0; i < 1000; i++ {
 				picks[x.pick().Name]++
