@@ -39,7 +39,7 @@ func cmdServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	defer func() { _ = log.Sync() }()
-	if err := app.Serve(ctx, cfg, log); err != nil {
+	if err := app.Serve(ctx, *cfgPath, cfg, log); err != nil {
 		fmt.Fprintf(stderr, "llm-router serve: %v\n", err)
 		return 1
 	}

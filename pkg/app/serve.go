@@ -27,8 +27,10 @@ type Processor struct {
 	GRPC       *grpc.Server
 	Metrics    *prometheus.Registry
 	configHash string
-	ready      atomic.Bool
-	streams    prometheus.Gauge
+	// Reloader, when set, reloads the config file (hot reload).
+	Reloader *Reloader
+	ready    atomic.Bool
+	streams  prometheus.Gauge
 }
 
 // NewProcessor builds the ext_proc gRPC server for c.
@@ -64,23 +66,34 @@ func (p *Processor) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /statusz", func(w http.ResponseWriter, _ *http.Request) {
 		rt := p.Components.Gateway.Runtime()
 		type backend struct {
-			Name, Provider, Model string
-			Priority              uint32
+			Name     string `json:"name"`
+			Provider string `json:"provider"`
+			Model    string `json:"model"`
+			Priority uint32 `json:"priority"`
+			Breaker  string `json:"breaker,omitempty"`
 		}
 		type model struct {
-			Name     string
-			Backends []backend
+			Name     string    `json:"name"`
+			Backends []backend `json:"backends"`
 		}
 		out := struct {
-			Version    string  `json:"version"`
-			ConfigHash string  `json:"config_hash"`
-			Draining   bool    `json:"draining"`
-			Models     []model `json:"models"`
+			Version         string  `json:"version"`
+			ConfigHash      string  `json:"config_hash"`
+			LastReloadError string  `json:"last_reload_error,omitempty"`
+			Draining        bool    `json:"draining"`
+			Models          []model `json:"models"`
 		}{Version: Version, ConfigHash: p.configHash, Draining: p.Server.Draining()}
+		if p.Reloader != nil {
+			out.ConfigHash, out.LastReloadError = p.Reloader.Status()
+		}
 		for _, m := range rt.Models() {
 			mm := model{Name: m.Name}
 			for _, b := range m.Backends {
-				mm.Backends = append(mm.Backends, backend{b.Name, b.Provider, b.Model, b.Priority})
+				be := backend{Name: b.Name, Provider: b.Provider, Model: b.Model, Priority: b.Priority}
+				if r := p.Components.Router; r != nil {
+					be.Breaker = r.State(b.Name).String()
+				}
+				mm.Backends = append(mm.Backends, be)
 			}
 			out.Models = append(out.Models, mm)
 		}
@@ -88,6 +101,13 @@ func (p *Processor) AdminHandler() http.Handler {
 		_ = json.NewEncoder(w).Encode(out)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Metrics, promhttp.HandlerOpts{}))
+	mux.HandleFunc("POST /v1/admin/reload", func(w http.ResponseWriter, r *http.Request) {
+		if p.Reloader == nil {
+			http.Error(w, `{"error":{"message":"no config file to reload"}}`, http.StatusNotFound)
+			return
+		}
+		p.Reloader.Handler(p.Components.Config.GetAdmin().GetTokens()).ServeHTTP(w, r)
+	})
 	if a := p.Components.Identity; a != nil && a.Admin != nil {
 		h := a.Admin.Handler()
 		mux.Handle("/v1/admin/", h)
@@ -99,12 +119,18 @@ func (p *Processor) AdminHandler() http.Handler {
 // Serve runs `llm-router serve`: the ext_proc server on cfg.server.extproc_address and
 // the admin server on cfg.server.admin_address, until ctx ends or SIGTERM/SIGINT, then
 // drains in-flight streams.
-func Serve(ctx context.Context, cfg *configv1.Config, log *zap.Logger) error {
+func Serve(ctx context.Context, path string, cfg *configv1.Config, log *zap.Logger) error {
 	c, err := Build(cfg, BuildOptions{Logger: log})
 	if err != nil {
 		return err
 	}
 	p := NewProcessor(c)
+	if path != "" {
+		p.Reloader = NewReloader(path, c)
+		rctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go p.Reloader.Run(rctx, 2*time.Second)
+	}
 	grpcLis, err := Listen(cfg.GetServer().GetExtprocAddress())
 	if err != nil {
 		return fmt.Errorf("ext_proc listener: %w", err)
