@@ -39,10 +39,11 @@ func TestPlanRepresentativeConfig(t *testing.T) {
 	for _, p := range plans {
 		names = append(names, p.Name)
 	}
-	// Config order, each backend once (anthropic.claude-sonnet-4-5 appears in two models).
+	// Config order, each backend once.
 	require.Equal(t, []string{
 		"llm_router.openai.gpt-4o",
 		"llm_router.azure.gpt-4o-prod",
+		"llm_router.gpt-4o.fallback.claude",
 		"llm_router.anthropic.claude-sonnet-4-5",
 		"llm_router.gemini.gemini-2.5-pro",
 		"llm_router.groq.llama-3.3-70b-versatile",
@@ -55,7 +56,7 @@ func TestPlanRepresentativeConfig(t *testing.T) {
 	require.Equal(t, []EndpointPlan{
 		{URL: "https://api.openai.com", Priority: 0, Backend: "openai.gpt-4o"},
 		{URL: "https://my-resource.openai.azure.com", Priority: 1, Backend: "azure.gpt-4o-prod"},
-		{URL: "https://api.anthropic.com", Priority: 2, Backend: "anthropic.claude-sonnet-4-5"},
+		{URL: "https://api.anthropic.com", Priority: 2, Backend: "gpt-4o.fallback.claude"},
 	}, gpt.Endpoints)
 	require.Equal(t, RetryPlan{
 		NumRetries:           2,
@@ -71,17 +72,19 @@ func TestPlanRepresentativeConfig(t *testing.T) {
 
 	// A lower-priority backend falls back to the higher-priority ones too.
 	azure := plans[1]
-	require.Equal(t, []string{"azure.gpt-4o-prod", "openai.gpt-4o", "anthropic.claude-sonnet-4-5"}, endpointBackends(azure))
+	require.Equal(t, []string{"azure.gpt-4o-prod", "openai.gpt-4o", "gpt-4o.fallback.claude"}, endpointBackends(azure))
 
-	// The first model listing anthropic.claude-sonnet-4-5 decides its chain.
-	require.Equal(t, []string{"anthropic.claude-sonnet-4-5", "openai.gpt-4o", "azure.gpt-4o-prod"}, endpointBackends(plans[2]))
+	// The named fallback backend of gpt-4o has gpt-4o's chain; the claude model's own
+	// backend (plans[3]) has the claude chain.
+	require.Equal(t, []string{"gpt-4o.fallback.claude", "openai.gpt-4o", "azure.gpt-4o-prod"}, endpointBackends(plans[2]))
+	require.Equal(t, []string{"anthropic.claude-sonnet-4-5", "gemini.gemini-2.5-pro"}, endpointBackends(plans[3]))
 
 	// Equal priorities (weighted) fall back to each other.
-	require.Equal(t, []string{"groq.llama-3.3-70b-versatile", "ollama.llama3.3-70b"}, endpointBackends(plans[4]))
-	require.Equal(t, []string{"ollama.llama3.3-70b", "groq.llama-3.3-70b-versatile"}, endpointBackends(plans[5]))
-	require.Equal(t, 2*time.Second, plans[4].ConnectTimeout, "largest connect timeout of groq (2s) and ollama (1s)")
+	require.Equal(t, []string{"groq.llama-3.3-70b-versatile", "ollama.llama3.3-70b"}, endpointBackends(plans[5]))
+	require.Equal(t, []string{"ollama.llama3.3-70b", "groq.llama-3.3-70b-versatile"}, endpointBackends(plans[6]))
+	require.Equal(t, 2*time.Second, plans[5].ConnectTimeout, "largest connect timeout of groq (2s) and ollama (1s)")
 
-	embed := plans[6]
+	embed := plans[7]
 	require.Len(t, embed.Endpoints, 1)
 	require.Equal(t, RetryPlan{PerTryTimeout: DefaultTotalTimeout}, embed.Retry)
 	require.Equal(t, DefaultTotalTimeout, embed.RouteTimeout())

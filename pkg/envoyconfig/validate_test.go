@@ -195,7 +195,7 @@ func TestValidateConfigMismatches(t *testing.T) {
 		{"route to a missing cluster", func(t *testing.T, b *bootstrapv3.Bootstrap) {
 			i := clusterIndex(t, b, geminiCluster)
 			b.StaticResources.Clusters = append(b.StaticResources.Clusters[:i], b.StaticResources.Clusters[i+1:]...)
-		}, hcmPath + ".route_config.virtual_hosts[0].routes[3].route.cluster", "cluster llm_router.gemini.gemini-2.5-pro does not exist"},
+		}, hcmPath + ".route_config.virtual_hosts[0].routes[4].route.cluster", "cluster llm_router.gemini.gemini-2.5-pro does not exist"},
 		{"missing route", func(t *testing.T, b *bootstrapv3.Bootstrap) {
 			editHCM(t, b, func(h *hcmv3.HttpConnectionManager) {
 				vh := h.GetRouteConfig().VirtualHosts[0]
