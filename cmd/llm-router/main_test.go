@@ -2,12 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"path/filepath"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/llm-router/llm-router/pkg/admin"
+	"github.com/llm-router/llm-router/pkg/keystore"
 )
 
 func run(args ...string) (int, string, string) {
@@ -69,4 +76,35 @@ func TestHealthcheckUp(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "healthy")
 	require.Equal(t, []string{"a", "b"}, splitComma("a,,b"))
+}
+
+func TestKeysAgainstAdminAPI(t *testing.T) {
+	ctx := context.Background()
+	ks, err := keystore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "keys.db"), keystore.Options{})
+	require.NoError(t, err)
+	defer ks.Close()
+	sum := sha256.Sum256([]byte("tok"))
+	srv, err := admin.New(admin.Options{Keys: ks, Tokens: []admin.Token{{ID: "t", SHA256: sum}}})
+	require.NoError(t, err)
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+
+	code, out, errOut := run("keys", "create", "--admin", hs.URL, "--token", "tok", "--name", "ci", "--models", "mock,gpt-4o", "--ttl", "1h")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, errOut, "secret (shown once")
+	var created struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &created))
+	require.NotEmpty(t, created.ID)
+	for _, sub := range []string{"get", "rotate", "revoke"} {
+		code, out, errOut = run("keys", sub, "--admin", hs.URL, "--token", "tok", created.ID)
+		require.Equal(t, 0, code, errOut)
+		require.Contains(t, out, created.ID)
+	}
+	code, out, _ = run("keys", "list", "--admin", hs.URL, "--token", "tok")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, created.ID)
+	code, _, _ = run("keys", "list", "--admin", hs.URL, "--token", "wrong")
+	require.Equal(t, 1, code)
 }
