@@ -11,11 +11,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/llm-router/llm-router/pkg/app"
 	"github.com/llm-router/llm-router/pkg/auth"
 	"github.com/llm-router/llm-router/pkg/bench"
 	"github.com/llm-router/llm-router/pkg/config"
-	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
 )
 

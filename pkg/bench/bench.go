@@ -47,10 +47,10 @@ type Options struct {
 
 // Result summarises a run.
 type Result struct {
-	Requests   int
-	Errors     int
-	FirstError string
-	Elapsed    time.Duration
+	Requests           int
+	Errors             int
+	FirstError         string
+	Elapsed            time.Duration
 	P50, P90, P99, Max time.Duration
 }
 

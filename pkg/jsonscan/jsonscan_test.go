@@ -9,10 +9,10 @@ import (
 
 func TestFields(t *testing.T) {
 	tests := []struct {
-		name  string
-		in    string
-		want  map[string]string
-		err   error
+		name string
+		in   string
+		want map[string]string
+		err  error
 	}{
 		{"simple", `{"model":"gpt","stream":true}`, map[string]string{"model": `"gpt"`, "stream": "true"}, nil},
 		{"nested and ws", " {\n\"a\" : {\"b\":[1,2,{\"c\":null}]},\t\"model\":\"x\\\"y\" } ", map[string]string{"a": `{"b":[1,2,{"c":null}]}`, "model": `"x\"y"`}, nil},
