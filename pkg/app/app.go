@@ -15,9 +15,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/llm-router/llm-router/pkg/cache"
 	"github.com/llm-router/llm-router/pkg/config"
 	"github.com/llm-router/llm-router/pkg/gateway"
 	"github.com/llm-router/llm-router/pkg/pricing"
@@ -125,15 +127,58 @@ func Build(cfg *configv1.Config, opts BuildOptions) (*Components, error) {
 	}
 	observers := append([]gateway.Observer{tm, ident}, opts.Observers...)
 	counter := tokens.NewCounter()
+	respCache, cacheMetrics, err := buildCache(cfg, metrics)
+	if err != nil {
+		ident.Close(ctx)
+		return nil, err
+	}
 	gw := gateway.New(rt, gateway.Options{
-		Frontends: all.Frontends(),
-		Logger:    log.Named("access"),
-		Observers: observers,
-		Tokens:    counter,
-		Pricer:    prices,
-		Router:    router,
+		Cache:        respCache,
+		CacheMetrics: cacheMetrics,
+		CacheTTL:     cfg.GetCache().GetTtl().AsDuration(),
+		CachePerKey:  cfg.GetCache().GetPerKey(),
+		Frontends:    all.Frontends(),
+		Logger:       log.Named("access"),
+		Observers:    observers,
+		Tokens:       counter,
+		Pricer:       prices,
+		Router:       router,
 	})
 	return &Components{Config: cfg, Registry: reg, Gateway: gw, Tokens: counter, Logger: log, Metrics: metrics, Identity: ident, Router: router, runtimeOptions: ropts}, nil
+}
+
+// buildCache returns the configured response cache (nil when disabled).
+func buildCache(cfg *configv1.Config, reg prometheus.Registerer) (cache.Cache, *cache.Metrics, error) {
+	cc := cfg.GetCache()
+	if !cc.GetEnabled() {
+		return nil, nil, nil
+	}
+	m, err := cache.NewMetrics(reg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cache metrics: %w", err)
+	}
+	if cc.GetBackend() == "redis" {
+		client, err := redisClient(cfg.GetRedis())
+		if err != nil {
+			return nil, nil, err
+		}
+		c, err := cache.NewRedis(cache.RedisOptions{Client: client, DefaultTTL: cc.GetTtl().AsDuration(), Metrics: m})
+		return c, m, err
+	}
+	return cache.NewMemory(cache.MemoryOptions{MaxBytes: int64(cc.GetMaxBytes()), DefaultTTL: cc.GetTtl().AsDuration(), Metrics: m}), m, nil
+}
+
+// redisClient connects to the configured Redis.
+func redisClient(r *configv1.Redis) (*redis.Client, error) {
+	pw := ""
+	if r.GetPassword() != "" {
+		v, err := secretResolver(r.GetPassword())
+		if err != nil {
+			return nil, fmt.Errorf("redis.password: %w", err)
+		}
+		pw = v
+	}
+	return redis.NewClient(&redis.Options{Addr: r.GetAddress(), Password: pw, DB: int(r.GetDb())}), nil
 }
 
 // secretResolver resolves "${ENV}" and "file:" references from the process environment.

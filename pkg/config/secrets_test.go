@@ -160,6 +160,7 @@ func TestSecretFieldsAreAnnotated(t *testing.T) {
 		"llmrouter.config.v1.Provider.api_key",
 		"llmrouter.config.v1.Provider.headers",
 		"llmrouter.config.v1.Storage.postgres_dsn",
+		"llmrouter.config.v1.Redis.password",
 		"llmrouter.config.v1.AWS.access_key_id",
 		"llmrouter.config.v1.AWS.secret_access_key",
 		"llmrouter.config.v1.AWS.session_token",

@@ -47,8 +47,24 @@ func Validate(cfg *configv1.Config, kinds []string) []Problem {
 	models := v.models(cfg.GetModels(), providers, cfg.GetServer().GetUpstreamFilter())
 	v.auth(cfg.GetAuth(), models)
 	v.logging(cfg.GetLogging())
+	v.cache(cfg)
 	v.secretSyntax(cfg)
 	return v.problems
+}
+
+func (v *validator) cache(cfg *configv1.Config) {
+	switch b := cfg.GetCache().GetBackend(); b {
+	case "", "memory":
+	case "redis":
+		if cfg.GetRedis().GetAddress() == "" {
+			v.add("cache.backend", "the redis cache needs redis.address")
+		}
+	default:
+		v.add("cache.backend", "unknown cache backend %q (want memory or redis)", b)
+	}
+	if cfg.GetAuth().GetVirtualKeys() && cfg.GetStorage().GetSqlitePath() == "" && cfg.GetStorage().GetPostgresDsn() == "" {
+		v.add("auth.virtual_keys", "virtual keys need storage.sqlite_path or storage.postgres_dsn")
+	}
 }
 
 func (v *validator) server(s *configv1.Server) {
@@ -364,6 +380,9 @@ func (v *validator) models(ms []*configv1.Model, providers map[string]bool, upst
 		}
 		if s := m.GetStrategy(); s != "" && !slices.Contains(strategies, s) {
 			v.add(path+".strategy", "unknown strategy %q (want one of %s)", s, strings.Join(strategies, ", "))
+		}
+		if c := m.GetCache(); c != "" && c != "auto" && c != "always" && c != "never" {
+			v.add(path+".cache", "unknown cache mode %q (want auto, always or never)", c)
 		}
 		if len(m.GetBackends()) == 0 {
 			v.add(path+".backends", "at least one backend is required")

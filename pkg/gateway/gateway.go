@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/llm-router/llm-router/pkg/cache"
 	"github.com/llm-router/llm-router/pkg/canonical"
 	"github.com/llm-router/llm-router/pkg/extproc"
 	"github.com/llm-router/llm-router/pkg/provider"
@@ -31,6 +32,8 @@ type Summary struct {
 	Provider  string
 	// ProviderKind is the provider's registry kind (openai, anthropic, …).
 	ProviderKind string
+	// CacheStatus is "hit", "miss" (stored or storable), "bypass" or "" (cache off).
+	CacheStatus string
 	// Owner and Team come from the caller's key, for reports.
 	Owner, Team   string
 	UpstreamModel string
@@ -80,6 +83,14 @@ type Options struct {
 	Tokens TokenEstimator
 	// Pricer computes cost; nil prices everything at 0 (unknown).
 	Pricer Pricer
+	// Cache is the exact-match response cache; nil disables caching.
+	Cache cache.Cache
+	// CacheTTL is the lifetime of stored responses (0: the store's default).
+	CacheTTL time.Duration
+	// CachePerKey keeps cached answers separate per API key.
+	CachePerKey bool
+	// CacheMetrics counts bypasses by reason; may be nil.
+	CacheMetrics *cache.Metrics
 	// Router orders candidates (strategies, circuit breakers, in-flight and latency
 	// statistics); nil uses the simple built-in strategies without breakers.
 	Router *routing.Router
@@ -96,6 +107,10 @@ type Gateway struct {
 	tokens    TokenEstimator
 	pricer    Pricer
 	router    *routing.Router
+	cache     cache.Cache
+	cacheTTL  time.Duration
+	cacheKey  bool
+	cacheMet  *cache.Metrics
 	now       func() time.Time
 	// inflight maps request ids to router-level exchanges so the upstream-level filter
 	// (a different ext_proc stream of the same request) can find the parsed request.
@@ -104,7 +119,8 @@ type Gateway struct {
 
 // New returns a Gateway serving rt.
 func New(rt *Runtime, opts Options) *Gateway {
-	g := &Gateway{frontends: opts.Frontends, log: opts.Logger, observers: opts.Observers, tokens: opts.Tokens, pricer: opts.Pricer, router: opts.Router, now: opts.Now}
+	g := &Gateway{frontends: opts.Frontends, log: opts.Logger, observers: opts.Observers, tokens: opts.Tokens, pricer: opts.Pricer, router: opts.Router, now: opts.Now,
+		cache: opts.Cache, cacheTTL: opts.CacheTTL, cacheKey: opts.CachePerKey, cacheMet: opts.CacheMetrics}
 	if g.log == nil {
 		g.log = zap.NewNop()
 	}

@@ -325,3 +325,42 @@ func TestLocalAnswersAndErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestResponseCache(t *testing.T) {
+	e := newEnv(t, func(cfg *configv1.Config) { cfg.Cache = &configv1.Cache{Enabled: true} })
+	e.anthropic.SetDefault(anthropictest.Reply{Blocks: []anthropictest.Block{anthropictest.Text("cached answer")}, Usage: anthropictest.Usage{Input: 11, Output: 2}})
+	send := func(body string, hdr map[string]string) (string, string) {
+		req, _ := http.NewRequest("POST", e.base+"/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("authorization", "Bearer "+key)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		require.Equal(t, 200, resp.StatusCode, string(b))
+		return resp.Header.Get("x-llm-router-cache"), string(b)
+	}
+	det := `{"model":"claude","temperature":0,"messages":[{"role":"user","content":"deterministic"}]}`
+	status, first := send(det, nil)
+	require.Empty(t, status, "first request is a miss")
+	// Same request, keys in another order: a hit, and the provider is not called again.
+	status, second := send(`{"messages":[{"content":"deterministic","role":"user"}],"temperature":0,"model":"claude"}`, nil)
+	require.Equal(t, "hit", status)
+	require.JSONEq(t, first, second)
+	require.Len(t, e.anthropic.Requests(), 1)
+
+	// no-cache skips the lookup; non-deterministic requests bypass; streams replay.
+	status, _ = send(det, map[string]string{"cache-control": "no-cache"})
+	require.Empty(t, status)
+	status, _ = send(`{"model":"claude","messages":[{"role":"user","content":"creative"}]}`, nil)
+	require.Empty(t, status)
+	stream := `{"model":"claude","temperature":0,"stream":true,"messages":[{"role":"user","content":"streamed"}]}`
+	_, live := send(stream, nil)
+	status, replay := send(stream, nil)
+	require.Equal(t, "hit", status)
+	require.Equal(t, live, replay, "a streamed hit replays the same SSE bytes")
+	require.Contains(t, replay, "data: [DONE]")
+	require.Len(t, e.anthropic.Requests(), 4)
+}

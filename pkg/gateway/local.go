@@ -176,7 +176,8 @@ func (x *routerExchange) Close(ctx context.Context, err error) {
 		// The provider reported nothing: estimate the input and mark it.
 		s.Usage = canonical.Usage{InputTokens: x.g.tokens.EstimateRequest(s.UpstreamModel, x.canon), Estimated: true}
 	}
-	if x.g.pricer != nil && s.UpstreamModel != "" {
+	s.CacheStatus = x.cacheStatus
+	if x.g.pricer != nil && s.UpstreamModel != "" && s.CacheStatus != "hit" {
 		if info := x.attempt.Load(); info != nil {
 			s.CostUSD, s.CostKnown = x.g.pricer.Cost(info.backend.Adapter.Settings.Kind, s.UpstreamModel, s.Usage)
 		}
@@ -198,6 +199,7 @@ func (x *routerExchange) Close(ctx context.Context, err error) {
 		zap.Int("output_tokens", s.Usage.OutputTokens),
 		zap.Bool("tokens_estimated", s.Usage.Estimated),
 		zap.Float64("cost_usd", s.CostUSD),
+		zap.String("cache", s.CacheStatus),
 		zap.Duration("duration", s.Duration),
 		zap.Duration("ttfb", s.TimeToFirstByte),
 		zap.Duration("processing", s.Processing),

@@ -96,6 +96,8 @@ func (x *routerExchange) bufferedBody(info *attemptInfo, body []byte) extproc.Re
 			reply.ReplaceBody, reply.Body = true, out
 			reply.Headers.AddSet("content-length", strconv.Itoa(len(out)))
 		}
+		x.cacheAppend(out)
+		x.cacheStore("application/json", x.usage)
 		return reply
 	}
 	var out []byte
@@ -127,6 +129,8 @@ func (x *routerExchange) bufferedBody(info *attemptInfo, body []byte) extproc.Re
 	reply.ReplaceBody, reply.Body = true, out
 	reply.Headers.AddSet("content-length", strconv.Itoa(len(out)))
 	reply.Headers.AddSet("content-type", "application/json")
+	x.cacheAppend(out)
+	x.cacheStore("application/json", x.usage)
 	return reply
 }
 
@@ -138,6 +142,10 @@ func (x *routerExchange) streamChunk(info *attemptInfo, chunk []byte, eos bool) 
 		x.usage = x.scanner.Usage()
 		if len(out) != len(chunk) {
 			reply.ReplaceBody, reply.Body = true, out
+		}
+		x.cacheAppend(out)
+		if eos {
+			x.cacheStore("text/event-stream", x.usage)
 		}
 		return reply
 	}
@@ -170,6 +178,10 @@ func (x *routerExchange) streamChunk(info *attemptInfo, chunk []byte, eos bool) 
 	x.out = out
 	reply.ReplaceBody = true
 	reply.Body = append([]byte(nil), out...)
+	x.cacheAppend(reply.Body)
+	if eos {
+		x.cacheStore("text/event-stream", x.usage)
+	}
 	return reply
 }
 

@@ -61,6 +61,7 @@ type routerExchange struct {
 	spent time.Duration // time inside the processor
 
 	reqID      string
+	reqHdr     extproc.Headers // request headers (cache-control)
 	endpoint   endpoint
 	front      provider.Frontend
 	identity   *auth.Identity
@@ -92,6 +93,10 @@ type routerExchange struct {
 	firstByte   time.Duration
 	finished    bool
 	localStatus int
+
+	cacheStatus string
+	cacheKey    string
+	cacheBuf    []byte
 }
 
 // attemptInfo is how one attempt was built.
@@ -110,6 +115,8 @@ func (x *routerExchange) RequestHeaders(_ context.Context, req *extproc.RequestH
 	t0 := time.Now()
 	defer x.track(t0)
 	h := req.Headers
+	x.reqHdr = h
+	x.reqHdr = h
 	x.reqID = h.Get(HeaderRequestID)
 	path := h.Get(":path")
 	if i := strings.IndexByte(path, '?'); i >= 0 {
@@ -227,6 +234,9 @@ func (x *routerExchange) RequestBody(_ context.Context, body []byte, eos bool) e
 	x.body = body
 	if x.reqID == "" {
 		x.reqID = newRequestID()
+	}
+	if hit, ok := x.cacheLookup(body); ok {
+		return hit
 	}
 	b := x.pick()
 	if b == nil {

@@ -32,6 +32,8 @@ type Model struct {
 	Strategy      string
 	ContextWindow uint32
 	rr            atomic.Uint64
+	// Cache is the model's cache mode: "auto", "always" or "never".
+	Cache string
 	// cands mirrors Backends for the router (same order).
 	cands []routing.Candidate
 }
@@ -111,7 +113,7 @@ func NewRuntime(cfg *configv1.Config, opts RuntimeOptions) (*Runtime, error) {
 		adapters[p.GetName()] = a
 	}
 	for _, m := range cfg.GetModels() {
-		model := &Model{Name: m.GetName(), Strategy: m.GetStrategy(), ContextWindow: m.GetContextWindow()}
+		model := &Model{Name: m.GetName(), Strategy: m.GetStrategy(), ContextWindow: m.GetContextWindow(), Cache: m.GetCache()}
 		for _, b := range m.GetBackends() {
 			a, ok := adapters[b.GetProvider()]
 			if !ok {

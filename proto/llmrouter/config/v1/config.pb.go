@@ -49,7 +49,11 @@ type Config struct {
 	// Usage configures the per-request usage ledger.
 	Usage *Usage `protobuf:"bytes,9,opt,name=usage,proto3" json:"usage,omitempty"`
 	// Telemetry configures metrics labels.
-	Telemetry     *Telemetry `protobuf:"bytes,10,opt,name=telemetry,proto3" json:"telemetry,omitempty"`
+	Telemetry *Telemetry `protobuf:"bytes,10,opt,name=telemetry,proto3" json:"telemetry,omitempty"`
+	// Cache configures the exact-match response cache.
+	Cache *Cache `protobuf:"bytes,11,opt,name=cache,proto3" json:"cache,omitempty"`
+	// Redis is shared state for replicated deployments (response cache, limits).
+	Redis         *Redis `protobuf:"bytes,12,opt,name=redis,proto3" json:"redis,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -154,6 +158,167 @@ func (x *Config) GetTelemetry() *Telemetry {
 	return nil
 }
 
+func (x *Config) GetCache() *Cache {
+	if x != nil {
+		return x.Cache
+	}
+	return nil
+}
+
+func (x *Config) GetRedis() *Redis {
+	if x != nil {
+		return x.Redis
+	}
+	return nil
+}
+
+// Cache configures the exact-match response cache. By default only deterministic
+// requests (temperature 0 or a seed) are cached; models[].cache overrides per model.
+type Cache struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Enabled turns the cache on.
+	Enabled bool `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// TTL of an entry. Default 1h.
+	Ttl *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	// MaxBytes bounds the in-memory cache. Default 64 MiB.
+	MaxBytes uint64 `protobuf:"varint,3,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	// PerKey keeps entries separate per API key (no sharing of answers across keys).
+	PerKey bool `protobuf:"varint,4,opt,name=per_key,json=perKey,proto3" json:"per_key,omitempty"`
+	// Backend is "memory" (default) or "redis" (uses the top-level redis settings).
+	Backend       string `protobuf:"bytes,5,opt,name=backend,proto3" json:"backend,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Cache) Reset() {
+	*x = Cache{}
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cache) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cache) ProtoMessage() {}
+
+func (x *Cache) ProtoReflect() protoreflect.Message {
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cache.ProtoReflect.Descriptor instead.
+func (*Cache) Descriptor() ([]byte, []int) {
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Cache) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *Cache) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+func (x *Cache) GetMaxBytes() uint64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+func (x *Cache) GetPerKey() bool {
+	if x != nil {
+		return x.PerKey
+	}
+	return false
+}
+
+func (x *Cache) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+// Redis is a Redis server shared by replicas.
+type Redis struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Address is host:port.
+	Address string `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// Password is a secret reference.
+	Password string `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	// DB is the database number.
+	Db            int32 `protobuf:"varint,3,opt,name=db,proto3" json:"db,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Redis) Reset() {
+	*x = Redis{}
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Redis) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Redis) ProtoMessage() {}
+
+func (x *Redis) ProtoReflect() protoreflect.Message {
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Redis.ProtoReflect.Descriptor instead.
+func (*Redis) Descriptor() ([]byte, []int) {
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Redis) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Redis) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *Redis) GetDb() int32 {
+	if x != nil {
+		return x.Db
+	}
+	return 0
+}
+
 // Storage is the database for virtual keys and usage records. With neither field set,
 // virtual keys and the ledger are off (static keys from the config still work).
 type Storage struct {
@@ -170,7 +335,7 @@ type Storage struct {
 
 func (x *Storage) Reset() {
 	*x = Storage{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[1]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -182,7 +347,7 @@ func (x *Storage) String() string {
 func (*Storage) ProtoMessage() {}
 
 func (x *Storage) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[1]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -195,7 +360,7 @@ func (x *Storage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Storage.ProtoReflect.Descriptor instead.
 func (*Storage) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{1}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Storage) GetSqlitePath() string {
@@ -232,7 +397,7 @@ type Admin struct {
 
 func (x *Admin) Reset() {
 	*x = Admin{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[2]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -244,7 +409,7 @@ func (x *Admin) String() string {
 func (*Admin) ProtoMessage() {}
 
 func (x *Admin) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[2]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -257,7 +422,7 @@ func (x *Admin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Admin.ProtoReflect.Descriptor instead.
 func (*Admin) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Admin) GetTokens() []*AdminToken {
@@ -287,7 +452,7 @@ type AdminToken struct {
 
 func (x *AdminToken) Reset() {
 	*x = AdminToken{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[3]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -299,7 +464,7 @@ func (x *AdminToken) String() string {
 func (*AdminToken) ProtoMessage() {}
 
 func (x *AdminToken) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[3]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -312,7 +477,7 @@ func (x *AdminToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdminToken.ProtoReflect.Descriptor instead.
 func (*AdminToken) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AdminToken) GetId() string {
@@ -342,7 +507,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[4]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -354,7 +519,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[4]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -367,7 +532,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Usage) GetRetentionDays() uint32 {
@@ -395,7 +560,7 @@ type Telemetry struct {
 
 func (x *Telemetry) Reset() {
 	*x = Telemetry{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[5]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -407,7 +572,7 @@ func (x *Telemetry) String() string {
 func (*Telemetry) ProtoMessage() {}
 
 func (x *Telemetry) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[5]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -420,7 +585,7 @@ func (x *Telemetry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Telemetry.ProtoReflect.Descriptor instead.
 func (*Telemetry) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Telemetry) GetKeyIdLabel() bool {
@@ -451,7 +616,7 @@ type JWT struct {
 
 func (x *JWT) Reset() {
 	*x = JWT{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[6]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +628,7 @@ func (x *JWT) String() string {
 func (*JWT) ProtoMessage() {}
 
 func (x *JWT) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[6]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +641,7 @@ func (x *JWT) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JWT.ProtoReflect.Descriptor instead.
 func (*JWT) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *JWT) GetIssuer() string {
@@ -547,7 +712,7 @@ type Server struct {
 
 func (x *Server) Reset() {
 	*x = Server{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[7]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +724,7 @@ func (x *Server) String() string {
 func (*Server) ProtoMessage() {}
 
 func (x *Server) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[7]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +737,7 @@ func (x *Server) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Server.ProtoReflect.Descriptor instead.
 func (*Server) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Server) GetExtprocAddress() string {
@@ -651,7 +816,7 @@ type Provider struct {
 
 func (x *Provider) Reset() {
 	*x = Provider{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[8]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +828,7 @@ func (x *Provider) String() string {
 func (*Provider) ProtoMessage() {}
 
 func (x *Provider) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[8]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +841,7 @@ func (x *Provider) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Provider.ProtoReflect.Descriptor instead.
 func (*Provider) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Provider) GetName() string {
@@ -766,7 +931,7 @@ type Timeouts struct {
 
 func (x *Timeouts) Reset() {
 	*x = Timeouts{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[9]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +943,7 @@ func (x *Timeouts) String() string {
 func (*Timeouts) ProtoMessage() {}
 
 func (x *Timeouts) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[9]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +956,7 @@ func (x *Timeouts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timeouts.ProtoReflect.Descriptor instead.
 func (*Timeouts) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Timeouts) GetConnect() *durationpb.Duration {
@@ -833,7 +998,7 @@ type Azure struct {
 
 func (x *Azure) Reset() {
 	*x = Azure{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[10]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +1010,7 @@ func (x *Azure) String() string {
 func (*Azure) ProtoMessage() {}
 
 func (x *Azure) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[10]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +1023,7 @@ func (x *Azure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Azure.ProtoReflect.Descriptor instead.
 func (*Azure) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Azure) GetApiVersion() string {
@@ -887,7 +1052,7 @@ type AWS struct {
 
 func (x *AWS) Reset() {
 	*x = AWS{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[11]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -899,7 +1064,7 @@ func (x *AWS) String() string {
 func (*AWS) ProtoMessage() {}
 
 func (x *AWS) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[11]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -912,7 +1077,7 @@ func (x *AWS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AWS.ProtoReflect.Descriptor instead.
 func (*AWS) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AWS) GetRegion() string {
@@ -965,7 +1130,7 @@ type GCP struct {
 
 func (x *GCP) Reset() {
 	*x = GCP{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[12]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1142,7 @@ func (x *GCP) String() string {
 func (*GCP) ProtoMessage() {}
 
 func (x *GCP) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[12]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1155,7 @@ func (x *GCP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GCP.ProtoReflect.Descriptor instead.
 func (*GCP) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GCP) GetProject() string {
@@ -1028,7 +1193,7 @@ type Anthropic struct {
 
 func (x *Anthropic) Reset() {
 	*x = Anthropic{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1205,7 @@ func (x *Anthropic) String() string {
 func (*Anthropic) ProtoMessage() {}
 
 func (x *Anthropic) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1218,7 @@ func (x *Anthropic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Anthropic.ProtoReflect.Descriptor instead.
 func (*Anthropic) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Anthropic) GetVersion() string {
@@ -1087,13 +1252,15 @@ type Model struct {
 	Strategy string `protobuf:"bytes,4,opt,name=strategy,proto3" json:"strategy,omitempty"`
 	// ContextWindow is the model's context size in tokens (0 = unknown).
 	ContextWindow uint32 `protobuf:"varint,5,opt,name=context_window,json=contextWindow,proto3" json:"context_window,omitempty"`
+	// Cache is "auto" (default: deterministic requests only), "always" or "never".
+	Cache         string `protobuf:"bytes,6,opt,name=cache,proto3" json:"cache,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[14]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1272,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[14]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1285,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Model) GetName() string {
@@ -1156,6 +1323,13 @@ func (x *Model) GetContextWindow() uint32 {
 	return 0
 }
 
+func (x *Model) GetCache() string {
+	if x != nil {
+		return x.Cache
+	}
+	return ""
+}
+
 // Backend is one candidate (provider + upstream model) for a public model.
 type Backend struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1176,7 +1350,7 @@ type Backend struct {
 
 func (x *Backend) Reset() {
 	*x = Backend{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[15]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1188,7 +1362,7 @@ func (x *Backend) String() string {
 func (*Backend) ProtoMessage() {}
 
 func (x *Backend) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[15]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1201,7 +1375,7 @@ func (x *Backend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Backend.ProtoReflect.Descriptor instead.
 func (*Backend) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Backend) GetProvider() string {
@@ -1256,7 +1430,7 @@ type Auth struct {
 
 func (x *Auth) Reset() {
 	*x = Auth{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[16]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1268,7 +1442,7 @@ func (x *Auth) String() string {
 func (*Auth) ProtoMessage() {}
 
 func (x *Auth) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[16]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1281,7 +1455,7 @@ func (x *Auth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Auth.ProtoReflect.Descriptor instead.
 func (*Auth) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Auth) GetKeys() []*StaticKey {
@@ -1330,7 +1504,7 @@ type StaticKey struct {
 
 func (x *StaticKey) Reset() {
 	*x = StaticKey{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[17]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1516,7 @@ func (x *StaticKey) String() string {
 func (*StaticKey) ProtoMessage() {}
 
 func (x *StaticKey) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[17]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1529,7 @@ func (x *StaticKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StaticKey.ProtoReflect.Descriptor instead.
 func (*StaticKey) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StaticKey) GetId() string {
@@ -1399,7 +1573,7 @@ type Logging struct {
 
 func (x *Logging) Reset() {
 	*x = Logging{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[18]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1585,7 @@ func (x *Logging) String() string {
 func (*Logging) ProtoMessage() {}
 
 func (x *Logging) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[18]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1598,7 @@ func (x *Logging) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Logging.ProtoReflect.Descriptor instead.
 func (*Logging) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Logging) GetLevel() string {
@@ -1453,7 +1627,7 @@ type Translation struct {
 
 func (x *Translation) Reset() {
 	*x = Translation{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[19]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1639,7 @@ func (x *Translation) String() string {
 func (*Translation) ProtoMessage() {}
 
 func (x *Translation) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[19]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1652,7 @@ func (x *Translation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Translation.ProtoReflect.Descriptor instead.
 func (*Translation) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Translation) GetDefaultMaxTokens() uint32 {
@@ -1515,7 +1689,7 @@ var File_llmrouter_config_v1_config_proto protoreflect.FileDescriptor
 
 const file_llmrouter_config_v1_config_proto_rawDesc = "" +
 	"\n" +
-	" llmrouter/config/v1/config.proto\x12\x13llmrouter.config.v1\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\"\xb3\x04\n" +
+	" llmrouter/config/v1/config.proto\x12\x13llmrouter.config.v1\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\"\x97\x05\n" +
 	"\x06Config\x123\n" +
 	"\x06server\x18\x01 \x01(\v2\x1b.llmrouter.config.v1.ServerR\x06server\x12;\n" +
 	"\tproviders\x18\x02 \x03(\v2\x1d.llmrouter.config.v1.ProviderR\tproviders\x122\n" +
@@ -1527,7 +1701,19 @@ const file_llmrouter_config_v1_config_proto_rawDesc = "" +
 	"\x05admin\x18\b \x01(\v2\x1a.llmrouter.config.v1.AdminR\x05admin\x120\n" +
 	"\x05usage\x18\t \x01(\v2\x1a.llmrouter.config.v1.UsageR\x05usage\x12<\n" +
 	"\ttelemetry\x18\n" +
-	" \x01(\v2\x1e.llmrouter.config.v1.TelemetryR\ttelemetry\"~\n" +
+	" \x01(\v2\x1e.llmrouter.config.v1.TelemetryR\ttelemetry\x120\n" +
+	"\x05cache\x18\v \x01(\v2\x1a.llmrouter.config.v1.CacheR\x05cache\x120\n" +
+	"\x05redis\x18\f \x01(\v2\x1a.llmrouter.config.v1.RedisR\x05redis\"\x9e\x01\n" +
+	"\x05Cache\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12+\n" +
+	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12\x1b\n" +
+	"\tmax_bytes\x18\x03 \x01(\x04R\bmaxBytes\x12\x17\n" +
+	"\aper_key\x18\x04 \x01(\bR\x06perKey\x12\x18\n" +
+	"\abackend\x18\x05 \x01(\tR\abackend\"U\n" +
+	"\x05Redis\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\"\n" +
+	"\bpassword\x18\x02 \x01(\tB\x06ȧ\xe1\xad\v\x01R\bpassword\x12\x0e\n" +
+	"\x02db\x18\x03 \x01(\x05R\x02db\"~\n" +
 	"\aStorage\x12\x1f\n" +
 	"\vsqlite_path\x18\x01 \x01(\tR\n" +
 	"sqlitePath\x12)\n" +
@@ -1600,13 +1786,14 @@ const file_llmrouter_config_v1_config_proto_rawDesc = "" +
 	"\x10credentials_file\x18\x03 \x01(\tR\x0fcredentialsFile\"S\n" +
 	"\tAnthropic\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12,\n" +
-	"\x12default_max_tokens\x18\x02 \x01(\rR\x10defaultMaxTokens\"\xb2\x01\n" +
+	"\x12default_max_tokens\x18\x02 \x01(\rR\x10defaultMaxTokens\"\xc8\x01\n" +
 	"\x05Model\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aaliases\x18\x02 \x03(\tR\aaliases\x128\n" +
 	"\bbackends\x18\x03 \x03(\v2\x1c.llmrouter.config.v1.BackendR\bbackends\x12\x1a\n" +
 	"\bstrategy\x18\x04 \x01(\tR\bstrategy\x12%\n" +
-	"\x0econtext_window\x18\x05 \x01(\rR\rcontextWindow\"\x83\x01\n" +
+	"\x0econtext_window\x18\x05 \x01(\rR\rcontextWindow\x12\x14\n" +
+	"\x05cache\x18\x06 \x01(\tR\x05cache\"\x83\x01\n" +
 	"\aBackend\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x16\n" +
@@ -1642,66 +1829,71 @@ func file_llmrouter_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_llmrouter_config_v1_config_proto_rawDescData
 }
 
-var file_llmrouter_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_llmrouter_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_llmrouter_config_v1_config_proto_goTypes = []any{
 	(*Config)(nil),                    // 0: llmrouter.config.v1.Config
-	(*Storage)(nil),                   // 1: llmrouter.config.v1.Storage
-	(*Admin)(nil),                     // 2: llmrouter.config.v1.Admin
-	(*AdminToken)(nil),                // 3: llmrouter.config.v1.AdminToken
-	(*Usage)(nil),                     // 4: llmrouter.config.v1.Usage
-	(*Telemetry)(nil),                 // 5: llmrouter.config.v1.Telemetry
-	(*JWT)(nil),                       // 6: llmrouter.config.v1.JWT
-	(*Server)(nil),                    // 7: llmrouter.config.v1.Server
-	(*Provider)(nil),                  // 8: llmrouter.config.v1.Provider
-	(*Timeouts)(nil),                  // 9: llmrouter.config.v1.Timeouts
-	(*Azure)(nil),                     // 10: llmrouter.config.v1.Azure
-	(*AWS)(nil),                       // 11: llmrouter.config.v1.AWS
-	(*GCP)(nil),                       // 12: llmrouter.config.v1.GCP
-	(*Anthropic)(nil),                 // 13: llmrouter.config.v1.Anthropic
-	(*Model)(nil),                     // 14: llmrouter.config.v1.Model
-	(*Backend)(nil),                   // 15: llmrouter.config.v1.Backend
-	(*Auth)(nil),                      // 16: llmrouter.config.v1.Auth
-	(*StaticKey)(nil),                 // 17: llmrouter.config.v1.StaticKey
-	(*Logging)(nil),                   // 18: llmrouter.config.v1.Logging
-	(*Translation)(nil),               // 19: llmrouter.config.v1.Translation
-	nil,                               // 20: llmrouter.config.v1.Provider.HeadersEntry
-	(*durationpb.Duration)(nil),       // 21: google.protobuf.Duration
-	(*descriptorpb.FieldOptions)(nil), // 22: google.protobuf.FieldOptions
+	(*Cache)(nil),                     // 1: llmrouter.config.v1.Cache
+	(*Redis)(nil),                     // 2: llmrouter.config.v1.Redis
+	(*Storage)(nil),                   // 3: llmrouter.config.v1.Storage
+	(*Admin)(nil),                     // 4: llmrouter.config.v1.Admin
+	(*AdminToken)(nil),                // 5: llmrouter.config.v1.AdminToken
+	(*Usage)(nil),                     // 6: llmrouter.config.v1.Usage
+	(*Telemetry)(nil),                 // 7: llmrouter.config.v1.Telemetry
+	(*JWT)(nil),                       // 8: llmrouter.config.v1.JWT
+	(*Server)(nil),                    // 9: llmrouter.config.v1.Server
+	(*Provider)(nil),                  // 10: llmrouter.config.v1.Provider
+	(*Timeouts)(nil),                  // 11: llmrouter.config.v1.Timeouts
+	(*Azure)(nil),                     // 12: llmrouter.config.v1.Azure
+	(*AWS)(nil),                       // 13: llmrouter.config.v1.AWS
+	(*GCP)(nil),                       // 14: llmrouter.config.v1.GCP
+	(*Anthropic)(nil),                 // 15: llmrouter.config.v1.Anthropic
+	(*Model)(nil),                     // 16: llmrouter.config.v1.Model
+	(*Backend)(nil),                   // 17: llmrouter.config.v1.Backend
+	(*Auth)(nil),                      // 18: llmrouter.config.v1.Auth
+	(*StaticKey)(nil),                 // 19: llmrouter.config.v1.StaticKey
+	(*Logging)(nil),                   // 20: llmrouter.config.v1.Logging
+	(*Translation)(nil),               // 21: llmrouter.config.v1.Translation
+	nil,                               // 22: llmrouter.config.v1.Provider.HeadersEntry
+	(*durationpb.Duration)(nil),       // 23: google.protobuf.Duration
+	(*descriptorpb.FieldOptions)(nil), // 24: google.protobuf.FieldOptions
 }
 var file_llmrouter_config_v1_config_proto_depIdxs = []int32{
-	7,  // 0: llmrouter.config.v1.Config.server:type_name -> llmrouter.config.v1.Server
-	8,  // 1: llmrouter.config.v1.Config.providers:type_name -> llmrouter.config.v1.Provider
-	14, // 2: llmrouter.config.v1.Config.models:type_name -> llmrouter.config.v1.Model
-	16, // 3: llmrouter.config.v1.Config.auth:type_name -> llmrouter.config.v1.Auth
-	18, // 4: llmrouter.config.v1.Config.logging:type_name -> llmrouter.config.v1.Logging
-	19, // 5: llmrouter.config.v1.Config.translation:type_name -> llmrouter.config.v1.Translation
-	1,  // 6: llmrouter.config.v1.Config.storage:type_name -> llmrouter.config.v1.Storage
-	2,  // 7: llmrouter.config.v1.Config.admin:type_name -> llmrouter.config.v1.Admin
-	4,  // 8: llmrouter.config.v1.Config.usage:type_name -> llmrouter.config.v1.Usage
-	5,  // 9: llmrouter.config.v1.Config.telemetry:type_name -> llmrouter.config.v1.Telemetry
-	3,  // 10: llmrouter.config.v1.Admin.tokens:type_name -> llmrouter.config.v1.AdminToken
-	21, // 11: llmrouter.config.v1.Admin.rotation_grace:type_name -> google.protobuf.Duration
-	21, // 12: llmrouter.config.v1.JWT.clock_skew:type_name -> google.protobuf.Duration
-	21, // 13: llmrouter.config.v1.Server.drain_timeout:type_name -> google.protobuf.Duration
-	20, // 14: llmrouter.config.v1.Provider.headers:type_name -> llmrouter.config.v1.Provider.HeadersEntry
-	9,  // 15: llmrouter.config.v1.Provider.timeouts:type_name -> llmrouter.config.v1.Timeouts
-	10, // 16: llmrouter.config.v1.Provider.azure:type_name -> llmrouter.config.v1.Azure
-	11, // 17: llmrouter.config.v1.Provider.aws:type_name -> llmrouter.config.v1.AWS
-	12, // 18: llmrouter.config.v1.Provider.gcp:type_name -> llmrouter.config.v1.GCP
-	13, // 19: llmrouter.config.v1.Provider.anthropic:type_name -> llmrouter.config.v1.Anthropic
-	21, // 20: llmrouter.config.v1.Timeouts.connect:type_name -> google.protobuf.Duration
-	21, // 21: llmrouter.config.v1.Timeouts.first_byte:type_name -> google.protobuf.Duration
-	21, // 22: llmrouter.config.v1.Timeouts.total:type_name -> google.protobuf.Duration
-	21, // 23: llmrouter.config.v1.Timeouts.stream_idle:type_name -> google.protobuf.Duration
-	15, // 24: llmrouter.config.v1.Model.backends:type_name -> llmrouter.config.v1.Backend
-	17, // 25: llmrouter.config.v1.Auth.keys:type_name -> llmrouter.config.v1.StaticKey
-	6,  // 26: llmrouter.config.v1.Auth.jwt:type_name -> llmrouter.config.v1.JWT
-	22, // 27: llmrouter.config.v1.secret:extendee -> google.protobuf.FieldOptions
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	27, // [27:28] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	9,  // 0: llmrouter.config.v1.Config.server:type_name -> llmrouter.config.v1.Server
+	10, // 1: llmrouter.config.v1.Config.providers:type_name -> llmrouter.config.v1.Provider
+	16, // 2: llmrouter.config.v1.Config.models:type_name -> llmrouter.config.v1.Model
+	18, // 3: llmrouter.config.v1.Config.auth:type_name -> llmrouter.config.v1.Auth
+	20, // 4: llmrouter.config.v1.Config.logging:type_name -> llmrouter.config.v1.Logging
+	21, // 5: llmrouter.config.v1.Config.translation:type_name -> llmrouter.config.v1.Translation
+	3,  // 6: llmrouter.config.v1.Config.storage:type_name -> llmrouter.config.v1.Storage
+	4,  // 7: llmrouter.config.v1.Config.admin:type_name -> llmrouter.config.v1.Admin
+	6,  // 8: llmrouter.config.v1.Config.usage:type_name -> llmrouter.config.v1.Usage
+	7,  // 9: llmrouter.config.v1.Config.telemetry:type_name -> llmrouter.config.v1.Telemetry
+	1,  // 10: llmrouter.config.v1.Config.cache:type_name -> llmrouter.config.v1.Cache
+	2,  // 11: llmrouter.config.v1.Config.redis:type_name -> llmrouter.config.v1.Redis
+	23, // 12: llmrouter.config.v1.Cache.ttl:type_name -> google.protobuf.Duration
+	5,  // 13: llmrouter.config.v1.Admin.tokens:type_name -> llmrouter.config.v1.AdminToken
+	23, // 14: llmrouter.config.v1.Admin.rotation_grace:type_name -> google.protobuf.Duration
+	23, // 15: llmrouter.config.v1.JWT.clock_skew:type_name -> google.protobuf.Duration
+	23, // 16: llmrouter.config.v1.Server.drain_timeout:type_name -> google.protobuf.Duration
+	22, // 17: llmrouter.config.v1.Provider.headers:type_name -> llmrouter.config.v1.Provider.HeadersEntry
+	11, // 18: llmrouter.config.v1.Provider.timeouts:type_name -> llmrouter.config.v1.Timeouts
+	12, // 19: llmrouter.config.v1.Provider.azure:type_name -> llmrouter.config.v1.Azure
+	13, // 20: llmrouter.config.v1.Provider.aws:type_name -> llmrouter.config.v1.AWS
+	14, // 21: llmrouter.config.v1.Provider.gcp:type_name -> llmrouter.config.v1.GCP
+	15, // 22: llmrouter.config.v1.Provider.anthropic:type_name -> llmrouter.config.v1.Anthropic
+	23, // 23: llmrouter.config.v1.Timeouts.connect:type_name -> google.protobuf.Duration
+	23, // 24: llmrouter.config.v1.Timeouts.first_byte:type_name -> google.protobuf.Duration
+	23, // 25: llmrouter.config.v1.Timeouts.total:type_name -> google.protobuf.Duration
+	23, // 26: llmrouter.config.v1.Timeouts.stream_idle:type_name -> google.protobuf.Duration
+	17, // 27: llmrouter.config.v1.Model.backends:type_name -> llmrouter.config.v1.Backend
+	19, // 28: llmrouter.config.v1.Auth.keys:type_name -> llmrouter.config.v1.StaticKey
+	8,  // 29: llmrouter.config.v1.Auth.jwt:type_name -> llmrouter.config.v1.JWT
+	24, // 30: llmrouter.config.v1.secret:extendee -> google.protobuf.FieldOptions
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	30, // [30:31] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_llmrouter_config_v1_config_proto_init() }
@@ -1715,7 +1907,7 @@ func file_llmrouter_config_v1_config_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_llmrouter_config_v1_config_proto_rawDesc), len(file_llmrouter_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 1,
 			NumServices:   0,
 		},
