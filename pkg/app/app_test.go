@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
 	"github.com/llm-router/llm-router/pkg/config"
+	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
 )
 
 const adminToken = "admin-secret-token"
@@ -198,4 +200,24 @@ func TestEnvoyYAMLAndListen(t *testing.T) {
 	_, err = NewLogger(cfg)
 	require.NoError(t, err)
 	require.Equal(t, 30*time.Second, drainTimeout(cfg))
+}
+
+func TestBuildCache(t *testing.T) {
+	cfg := config.Default(func(string) string { return "" })
+	c, m, err := buildCache(cfg, nil)
+	require.NoError(t, err)
+	require.Nil(t, c, "off unless enabled")
+	require.Nil(t, m)
+	cfg.Cache = &configv1.Cache{Enabled: true}
+	c, _, err = buildCache(cfg, prometheus.NewRegistry())
+	require.NoError(t, err)
+	require.NotNil(t, c)
+	cfg.Cache.Backend = "redis"
+	cfg.Redis = &configv1.Redis{Address: "127.0.0.1:6379", Password: "${LLM_ROUTER_TEST_UNSET_VAR}"}
+	_, _, err = buildCache(cfg, prometheus.NewRegistry())
+	require.ErrorContains(t, err, "redis.password")
+	cfg.Redis.Password = ""
+	c, _, err = buildCache(cfg, prometheus.NewRegistry())
+	require.NoError(t, err)
+	require.NotNil(t, c)
 }
