@@ -3,7 +3,7 @@
 // input schema for callers of POST /v1/messages (Claude Code, the Anthropic SDKs).
 //
 // The field mapping to and from the canonical form, and what is dropped and why, is in
-// MAPPING.md beside this file.
+// docs/providers.md.
 package anthropic
 
 import (

@@ -153,7 +153,7 @@ func (b *Backend) toMessages(req *canonical.Request) (*MessagesRequest, []rawFie
 		mr.Metadata = &Metadata{UserID: user}
 	}
 
-	// Structured output via output_config.format (see MAPPING.md for why).
+	// Structured output via output_config.format (see docs/providers.md for why).
 	oc, err := outputConfig(req)
 	if err != nil {
 		return nil, nil, err

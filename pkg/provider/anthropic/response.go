@@ -40,7 +40,7 @@ func decodeResponse(body []byte) (*canonical.Response, error) {
 		}
 		// Server tool blocks (server_tool_use, web_search_tool_result, …) describe work
 		// Anthropic already did; canonical callers cannot act on them, so they are
-		// dropped (see MAPPING.md).
+		// dropped (see docs/providers.md).
 	}
 	stop := deref(mr.StopReason)
 	resp := &canonical.Response{

@@ -5,7 +5,7 @@
 // :predict for text-embedding models).
 //
 // The field mapping to and from the canonical form, and what is dropped and why, is in
-// MAPPING.md beside this file.
+// docs/providers.md.
 package gemini
 
 import (

@@ -33,7 +33,7 @@ func (b *Backend) DecodeChatResponse(body []byte) (*canonical.Response, error) {
 					msg.Content = appendText(msg.Content, canonical.PartText, p.Text)
 				}
 				// Other parts (executableCode, codeExecutionResult, inline media
-				// output) have no canonical form and are dropped (see MAPPING.md).
+				// output) have no canonical form and are dropped (see docs/providers.md).
 			}
 		}
 		index := c.Index
