@@ -32,7 +32,6 @@ type subject struct {
 	rpm, tpm int64
 	budget   int64 // nano-USD; 0 = none
 	bkind    int   // budget period kind
-	busd     float64
 }
 
 const (
@@ -76,6 +75,7 @@ type Ticket struct {
 	semLimit [2]int64
 	held     [2]bool
 	tried    [2]bool   // the store already tried the slot during reserve
+	deadline time.Time // end of the queue wait, shared by both semaphores
 	lease    [2]string // Redis store
 	nsem     int
 
@@ -195,7 +195,7 @@ func (c *core) plan(t *Ticket, req *Request) {
 		s := subject{scope: scopeKey, name: req.KeyID,
 			rpm: clampRate(req.Key.RequestsPerMinute), tpm: clampRate(req.Key.TokensPerMinute)}
 		if req.Budget.USD > 0 {
-			s.budget, s.busd = nanoUSD(req.Budget.USD), req.Budget.USD
+			s.budget = nanoUSD(req.Budget.USD)
 			// An unknown period from a token claim never resets: the safe reading.
 			s.bkind, _ = parsePeriod(req.Budget.Period)
 		}
@@ -206,7 +206,7 @@ func (c *core) plan(t *Ticket, req *Request) {
 			s := subject{scope: scopeTeam, name: req.Team,
 				rpm: clampRate(tl.RequestsPerMinute), tpm: clampRate(tl.TokensPerMinute)}
 			if tl.Budget.USD > 0 {
-				s.budget, s.busd = nanoUSD(tl.Budget.USD), tl.Budget.USD
+				s.budget = nanoUSD(tl.Budget.USD)
 				s.bkind, _ = parsePeriod(tl.Budget.Period)
 			}
 			t.add(s)

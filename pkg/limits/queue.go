@@ -162,7 +162,12 @@ func (c *core) acquire(ctx context.Context, t *Ticket, i int) error {
 	s.depth.Inc()
 	s.mu.Unlock()
 
-	timer := time.NewTimer(q.MaxWait)
+	// One wait budget for the request: queueing for the key's slot and then the
+	// backend's does not double it.
+	if t.deadline.IsZero() {
+		t.deadline = start.Add(q.MaxWait)
+	}
+	timer := time.NewTimer(time.Until(t.deadline))
 	defer timer.Stop()
 	var tick <-chan time.Time
 	if c.poll > 0 {

@@ -43,8 +43,9 @@ type RedisOptions struct {
 	FailMode FailMode
 	// Timeout bounds one Redis call (default 250ms); a slower Redis counts as down.
 	Timeout time.Duration
-	// RetryInterval is how long the limiter stops calling Redis after a failure
-	// (default 1s), so an outage costs no latency per request.
+	// RetryInterval is how long the limiter stops calling Redis after
+	// breakerFailures consecutive failures (default 1s), so an outage costs no
+	// latency per request while one slow call does not suspend enforcement.
 	RetryInterval time.Duration
 	// LeaseTTL is how long a concurrency slot outlives its replica: leases are renewed
 	// every LeaseTTL/3 while held and expire after a crash (default 30s).
@@ -165,6 +166,7 @@ type redisStore struct {
 	seq     atomic.Uint64
 
 	downUntil atomic.Int64 // unix nanos: skip Redis until then
+	failures  atomic.Int64 // consecutive failed calls
 
 	leaseMu sync.Mutex
 	leases  map[string]string // lease id → semaphore key, for renewal
@@ -214,6 +216,25 @@ func (r *redisStore) down() bool {
 	return time.Now().UnixNano() < r.downUntil.Load()
 }
 
+// breakerFailures consecutive failed calls mark Redis down for RetryInterval.
+const breakerFailures = 3
+
+// succeeded records a successful call (without writing a shared cache line when
+// nothing failed).
+func (r *redisStore) succeeded() {
+	if r.failures.Load() != 0 {
+		r.failures.Store(0)
+	}
+}
+
+// failed records a failed call.
+func (r *redisStore) failed() {
+	if r.failures.Add(1) >= breakerFailures {
+		r.failures.Store(0)
+		r.downUntil.Store(time.Now().Add(r.opts.RetryInterval).UnixNano())
+	}
+}
+
 // fail handles a failed call for an admission decision: it returns nil when the
 // request may proceed unchecked (fail open), a *Refusal (fail closed), or the
 // caller's own context error when the caller went away.
@@ -222,7 +243,7 @@ func (r *redisStore) fail(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("limits: %s: %w", op, ctx.Err())
 	}
 	if !errors.Is(err, errDown) {
-		r.downUntil.Store(time.Now().Add(r.opts.RetryInterval).UnixNano())
+		r.failed()
 	}
 	if r.opts.FailMode == FailClosed {
 		r.c.m.storeErrors.WithLabelValues(op, "fail_closed").Inc()
@@ -307,6 +328,7 @@ func (r *redisStore) reserve(ctx context.Context, t *Ticket) error {
 		}
 		return r.open(t, r.fail(ctx, "admit", err))
 	}
+	r.succeeded()
 	now := res[0]
 	if k := int(res[1]); k > 0 {
 		var f failure
@@ -390,6 +412,7 @@ func (r *redisStore) try(ctx context.Context, t *Ticket, i int) (bool, error) {
 	if err != nil {
 		return r.tryFailed(ctx, t, err)
 	}
+	r.succeeded()
 	if got != 1 {
 		return false, nil
 	}
@@ -467,9 +490,11 @@ func (r *redisStore) settle(ctx context.Context, t *Ticket, actual, cost int64, 
 	err := settleScript.Run(cctx, r.rdb, keys, args...).Err()
 	cancel()
 	if err != nil {
-		r.downUntil.Store(time.Now().Add(r.opts.RetryInterval).UnixNano())
+		r.failed()
 		r.lost(t, err)
+		return
 	}
+	r.succeeded()
 }
 
 // lost records a settlement that could not be written: the token estimate stays

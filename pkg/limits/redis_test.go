@@ -247,6 +247,8 @@ func TestRedisDown(t *testing.T) {
 		t.Run(string(tc.mode), func(t *testing.T) {
 			c := redis.NewClient(&redis.Options{Addr: closedAddr(t), MaxRetries: -1, DialTimeout: time.Second})
 			defer c.Close()
+			rt := &rtCounter{}
+			c.AddHook(rt)
 			reg := registry()
 			core, logs := observer.New(zap.ErrorLevel)
 			r, err := NewRedis(c, RedisOptions{FailMode: tc.mode, RetryInterval: time.Hour, Options: Options{
@@ -269,6 +271,16 @@ func TestRedisDown(t *testing.T) {
 				defer tk.Done(ctx, 5, 0.1)
 			}
 			require.Equal(t, 3.0, counterValue(t, reg, MetricStoreErrors, map[string]string{"op": "admit", "action": tc.action}))
+			// Three failures in a row mark Redis down: the next decision does not wait
+			// for it.
+			tried := rt.n.Load()
+			tk, err := r.Admit(ctx, &req)
+			require.Equal(t, tried, rt.n.Load(), "no call while marked down")
+			if err == nil {
+				tk.Done(ctx, -1, 0)
+			}
+			require.Equal(t, tc.action == "fail_closed", err != nil)
+			require.Equal(t, 4.0, counterValue(t, reg, MetricStoreErrors, map[string]string{"op": "admit", "action": tc.action}))
 			require.Equal(t, 1, logs.Len(), "loud but not flooding")
 			require.Contains(t, logs.All()[0].Message, "Redis unreachable")
 		})
