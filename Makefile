@@ -9,7 +9,7 @@ PKGS          := ./...
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS       := -s -w -X github.com/llm-router/llm-router/pkg/app.Version=$(VERSION)
 
-.PHONY: all build test test-short race cover lint proto run bench fuzz services vet fmt docs clean
+.PHONY: all build test test-short race cover lint proto run bench fuzz services vet fmt docs docs-check deploy-envoy clean
 
 all: build
 
@@ -64,3 +64,14 @@ services:
 
 clean:
 	rm -rf $(BIN)
+
+## docs: regenerate docs/configuration.md from the config proto's comments.
+docs:
+	$(GO) run ./cmd/docgen
+
+docs-check:
+	$(GO) run ./cmd/docgen -check
+
+## deploy-envoy: regenerate the Envoy bootstraps under deploy/ from their configs.
+deploy-envoy:
+	$(GO) test -count=1 ./pkg/deploytest -run TestGeneratedEnvoyFiles -update

@@ -55,28 +55,34 @@ func run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	page, err := generate(*protoPath, *message)
 	if err != nil {
-		fmt.Fprintf(stderr, "docgen: %v\n", err)
+		printf(stderr, "docgen: %v\n", err)
 		return 1
 	}
 	if *check {
 		have, err := os.ReadFile(*out)
 		if err != nil {
-			fmt.Fprintf(stderr, "docgen: %v\n", err)
+			printf(stderr, "docgen: %v\n", err)
 			return 1
 		}
 		if !bytes.Equal(have, []byte(page)) {
-			fmt.Fprintf(stderr, "docgen: %s is stale: run `make docs` (go run ./cmd/docgen)\n", *out)
+			printf(stderr, "docgen: %s is stale: run `make docs` (go run ./cmd/docgen)\n", *out)
 			return 1
 		}
-		fmt.Fprintf(stdout, "%s is up to date\n", *out)
+		printf(stdout, "%s is up to date\n", *out)
 		return 0
 	}
 	if err := os.WriteFile(*out, []byte(page), 0o644); err != nil {
-		fmt.Fprintf(stderr, "docgen: %v\n", err)
+		printf(stderr, "docgen: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "wrote %s\n", *out)
+	printf(stdout, "wrote %s\n", *out)
 	return 0
+}
+
+// printf writes a message for the user; a failed write to stdout or stderr leaves
+// nothing better to do.
+func printf(w io.Writer, format string, args ...any) {
+	_, _ = fmt.Fprintf(w, format, args...)
 }
 
 // generate renders the reference page for the root message from the .proto at path.
@@ -119,7 +125,7 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: a close error changes nothing
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)

@@ -19,9 +19,11 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/llm-router/llm-router/pkg/auth"
 	"github.com/llm-router/llm-router/pkg/cache"
 	"github.com/llm-router/llm-router/pkg/config"
 	"github.com/llm-router/llm-router/pkg/gateway"
+	"github.com/llm-router/llm-router/pkg/limits"
 	"github.com/llm-router/llm-router/pkg/pricing"
 	"github.com/llm-router/llm-router/pkg/provider"
 	"github.com/llm-router/llm-router/pkg/provider/all"
@@ -132,7 +134,13 @@ func Build(cfg *configv1.Config, opts BuildOptions) (*Components, error) {
 		ident.Close(ctx)
 		return nil, err
 	}
+	limiter, err := buildLimiter(cfg, metrics, log)
+	if err != nil {
+		ident.Close(ctx)
+		return nil, err
+	}
 	gw := gateway.New(rt, gateway.Options{
+		Limiter:      limiter,
 		Cache:        respCache,
 		CacheMetrics: cacheMetrics,
 		CacheTTL:     cfg.GetCache().GetTtl().AsDuration(),
@@ -166,6 +174,43 @@ func buildCache(cfg *configv1.Config, reg prometheus.Registerer) (cache.Cache, *
 		return c, m, err
 	}
 	return cache.NewMemory(cache.MemoryOptions{MaxBytes: int64(cc.GetMaxBytes()), DefaultTTL: cc.GetTtl().AsDuration(), Metrics: m}), m, nil
+}
+
+// buildLimiter returns the configured limiter. Per-key limits come with each key, so
+// the in-memory limiter is always on; its admit path costs well under a microsecond.
+func buildLimiter(cfg *configv1.Config, reg prometheus.Registerer, log *zap.Logger) (limits.Limiter, error) {
+	lc := cfg.GetLimits()
+	opts := limits.Options{
+		Models:     map[string]limits.Rate{},
+		Teams:      map[string]limits.TeamLimits{},
+		Backends:   map[string]limits.BackendLimits{},
+		Registerer: reg,
+		Logger:     log.Named("limits"),
+	}
+	for m, r := range lc.GetModels() {
+		opts.Models[m] = limits.Rate{RequestsPerMinute: r.GetRequestsPerMinute(), TokensPerMinute: r.GetTokensPerMinute()}
+	}
+	for t, l := range lc.GetTeams() {
+		opts.Teams[t] = limits.TeamLimits{
+			Rate:   limits.Rate{RequestsPerMinute: l.GetRequestsPerMinute(), TokensPerMinute: l.GetTokensPerMinute()},
+			Budget: auth.Budget{USD: l.GetBudgetUsd(), Period: l.GetBudgetPeriod()},
+		}
+	}
+	for b, n := range lc.GetBackendMaxParallel() {
+		opts.Backends[b] = limits.BackendLimits{MaxParallel: int64(n)}
+	}
+	if d := lc.GetQueueMaxWait(); d != nil {
+		opts.Queue.MaxWait = d.AsDuration()
+	}
+	opts.Queue.MaxDepth = int(lc.GetQueueMaxDepth())
+	if lc.GetBackend() == "redis" {
+		client, err := redisClient(cfg.GetRedis())
+		if err != nil {
+			return nil, err
+		}
+		return limits.NewRedis(client, limits.RedisOptions{Options: opts, FailMode: limits.FailMode(lc.GetRedisFailMode())})
+	}
+	return limits.NewMemory(opts)
 }
 
 // redisClient connects to the configured Redis.

@@ -11,9 +11,13 @@ import (
 
 // StaticKey is a key defined in the config file, held only as the SHA-256 of its secret.
 type StaticKey struct {
-	ID     string
-	SHA256 [32]byte
-	Models []string
+	ID       string
+	SHA256   [32]byte
+	Models   []string
+	Team     string
+	Limits   Limits
+	Budget   Budget
+	Priority int
 }
 
 // Static authenticates against a fixed set of keys. Lookup hashes the presented secret
@@ -29,7 +33,7 @@ type Static struct {
 func NewStatic(keys []StaticKey) *Static {
 	s := &Static{byHash: make(map[[32]byte]*Identity, len(keys)), hashes: make(map[[32]byte][32]byte, len(keys))}
 	for _, k := range keys {
-		s.byHash[k.SHA256] = &Identity{KeyID: k.ID, Kind: "static", Models: k.Models}
+		s.byHash[k.SHA256] = &Identity{KeyID: k.ID, Kind: "static", Models: k.Models, Team: k.Team, Limits: k.Limits, Budget: k.Budget, Priority: k.Priority}
 		s.hashes[k.SHA256] = k.SHA256
 	}
 	return s

@@ -62,6 +62,18 @@ func (v *validator) cache(cfg *configv1.Config) {
 	default:
 		v.add("cache.backend", "unknown cache backend %q (want memory or redis)", b)
 	}
+	switch b := cfg.GetLimits().GetBackend(); b {
+	case "", "memory":
+	case "redis":
+		if cfg.GetRedis().GetAddress() == "" {
+			v.add("limits.backend", "the redis limiter needs redis.address")
+		}
+	default:
+		v.add("limits.backend", "unknown limits backend %q (want memory or redis)", b)
+	}
+	if m := cfg.GetLimits().GetRedisFailMode(); m != "" && m != "open" && m != "closed" {
+		v.add("limits.redis_fail_mode", "unknown fail mode %q (want open or closed)", m)
+	}
 	if cfg.GetAuth().GetVirtualKeys() && cfg.GetStorage().GetSqlitePath() == "" && cfg.GetStorage().GetPostgresDsn() == "" {
 		v.add("auth.virtual_keys", "virtual keys need storage.sqlite_path or storage.postgres_dsn")
 	}

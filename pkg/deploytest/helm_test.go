@@ -1,3 +1,5 @@
+//go:build !nohelm
+
 package deploytest
 
 import (
@@ -128,9 +130,9 @@ func TestHelmChartCustomConfigAndBootstrap(t *testing.T) {
 			"serviceMonitor": map[string]any{"enabled": true},
 			"prometheusRule": map[string]any{"enabled": true},
 		},
-		"autoscaling":       map[string]any{"enabled": false},
-		"replicaCount":      1,
-		"image":             map[string]any{"tag": "v9.9.9"},
+		"autoscaling":         map[string]any{"enabled": false},
+		"replicaCount":        1,
+		"image":               map[string]any{"tag": "v9.9.9"},
 		"podDisruptionBudget": map[string]any{"enabled": false},
 	})
 	require.NoError(t, err)
@@ -181,6 +183,8 @@ func TestHelmChartRejectsBadValues(t *testing.T) {
 		{map[string]any{"mode": "ambient"}, `mode must be "sidecar" or "istio"`},
 		{map[string]any{"storage": map[string]any{"type": "mysql"}}, "storage.type must be postgres, sqlite or none"},
 		{map[string]any{"envoy": map[string]any{"bootstrap": "static_resources: {listeners: []}\n"}}, "has no envoy.filters.http.ext_proc filter"},
+		{map[string]any{"envoy": map[string]any{"bootstrap": "static_resources: [\n"}}, "envoy.bootstrap is not valid YAML"},
+		{map[string]any{"storage": map[string]any{"type": "none"}}, "virtual keys need a store"},
 	} {
 		_, _, err := renderChart(t, tc.values)
 		require.ErrorContains(t, err, tc.want)
@@ -210,4 +214,21 @@ func TestHelmChartMismatchIsCaught(t *testing.T) {
 	problems := envoyconfig.Validate([]byte(boot), parseConfig(t, "rendered", []byte(cfgYAML)))
 	require.NotEmpty(t, problems)
 	require.Contains(t, problems[0].String(), "openai.gpt-4.1")
+}
+
+func TestHelmChartWithoutStorage(t *testing.T) {
+	objs, _, err := renderChart(t, map[string]any{
+		"storage": map[string]any{"type": "none"},
+		"config": map[string]any{"auth": map[string]any{
+			"virtual_keys": false,
+			"keys":         []any{map[string]any{"id": "app", "sha256": strings.Repeat("ab", 32)}},
+		}},
+	})
+	require.NoError(t, err)
+	s := checkManifests(t, objs, checkOptions{externalSecrets: []string{"llm-router-secrets"}})
+	require.Nil(t, s.routerConfig(t).GetStorage())
+	serve, _ := serveContainer(&s.deployments[0].Spec.Template.Spec)
+	for _, e := range serve.Env {
+		require.NotEqual(t, "LLM_ROUTER_POSTGRES_DSN", e.Name, "no DSN without PostgreSQL")
+	}
 }

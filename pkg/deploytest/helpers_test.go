@@ -98,26 +98,6 @@ func strict(doc []byte, v any) error {
 	return sigsyaml.UnmarshalStrict(doc, v)
 }
 
-// typeMeta is the apiVersion/kind pair every manifest starts with.
-type typeMeta struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
-		Name      string `json:"name"`
-		Namespace string `json:"namespace"`
-	} `json:"metadata"`
-}
-
-func (m typeMeta) id() string {
-	return fmt.Sprintf("%s/%s %s", m.APIVersion, m.Kind, m.Metadata.Name)
-}
-
-func headerOf(doc []byte) (typeMeta, error) {
-	var tm typeMeta
-	err := sigsyaml.Unmarshal(doc, &tm)
-	return tm, err
-}
-
 // yamlFilesUnder lists the .yaml/.yml files below dir (relative to the repo root).
 func yamlFilesUnder(t tester, dir string) []string {
 	t.Helper()

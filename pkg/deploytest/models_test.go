@@ -44,11 +44,11 @@ type envoyFilter struct {
 					PortNumber  uint32 `json:"portNumber,omitempty"`
 					Name        string `json:"name,omitempty"`
 					FilterChain *struct {
-						Name                 string   `json:"name,omitempty"`
-						Sni                  string   `json:"sni,omitempty"`
-						TransportProtocol    string   `json:"transportProtocol,omitempty"`
-						ApplicationProtocols string   `json:"applicationProtocols,omitempty"`
-						DestinationPort      uint32   `json:"destinationPort,omitempty"`
+						Name                 string `json:"name,omitempty"`
+						Sni                  string `json:"sni,omitempty"`
+						TransportProtocol    string `json:"transportProtocol,omitempty"`
+						ApplicationProtocols string `json:"applicationProtocols,omitempty"`
+						DestinationPort      uint32 `json:"destinationPort,omitempty"`
 						Filter               *struct {
 							Name      string `json:"name,omitempty"`
 							SubFilter *struct {
@@ -85,13 +85,13 @@ type serviceEntry struct {
 	Kind       string     `json:"kind"`
 	Metadata   objectMeta `json:"metadata"`
 	Spec       struct {
-		Hosts           []string               `json:"hosts"`
-		Addresses       []string               `json:"addresses,omitempty"`
-		Ports           []istioPort            `json:"ports,omitempty"`
-		Location        string                 `json:"location,omitempty"`
-		Resolution      string                 `json:"resolution,omitempty"`
-		ExportTo        []string               `json:"exportTo,omitempty"`
-		SubjectAltNames []string               `json:"subjectAltNames,omitempty"`
+		Hosts            []string               `json:"hosts"`
+		Addresses        []string               `json:"addresses,omitempty"`
+		Ports            []istioPort            `json:"ports,omitempty"`
+		Location         string                 `json:"location,omitempty"`
+		Resolution       string                 `json:"resolution,omitempty"`
+		ExportTo         []string               `json:"exportTo,omitempty"`
+		SubjectAltNames  []string               `json:"subjectAltNames,omitempty"`
 		WorkloadSelector *istioWorkloadSelector `json:"workloadSelector,omitempty"`
 	} `json:"spec"`
 }
@@ -446,9 +446,9 @@ type kustomization struct {
 	ConfigMapGenerator []kGenerator      `json:"configMapGenerator,omitempty"`
 	SecretGenerator    []kGenerator      `json:"secretGenerator,omitempty"`
 	Patches            []struct {
-		Path    string   `json:"path,omitempty"`
-		Patch   string   `json:"patch,omitempty"`
-		Target  *kTarget `json:"target,omitempty"`
+		Path    string          `json:"path,omitempty"`
+		Patch   string          `json:"patch,omitempty"`
+		Target  *kTarget        `json:"target,omitempty"`
 		Options map[string]bool `json:"options,omitempty"`
 	} `json:"patches,omitempty"`
 	Images []struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/llm-router/llm-router/pkg/cache"
 	"github.com/llm-router/llm-router/pkg/canonical"
 	"github.com/llm-router/llm-router/pkg/extproc"
+	"github.com/llm-router/llm-router/pkg/limits"
 	"github.com/llm-router/llm-router/pkg/provider"
 	"github.com/llm-router/llm-router/pkg/routing"
 )
@@ -83,6 +84,8 @@ type Options struct {
 	Tokens TokenEstimator
 	// Pricer computes cost; nil prices everything at 0 (unknown).
 	Pricer Pricer
+	// Limiter enforces rate limits, budgets and concurrency; nil disables limits.
+	Limiter limits.Limiter
 	// Cache is the exact-match response cache; nil disables caching.
 	Cache cache.Cache
 	// CacheTTL is the lifetime of stored responses (0: the store's default).
@@ -107,6 +110,7 @@ type Gateway struct {
 	tokens    TokenEstimator
 	pricer    Pricer
 	router    *routing.Router
+	limiter   limits.Limiter
 	cache     cache.Cache
 	cacheTTL  time.Duration
 	cacheKey  bool
@@ -120,7 +124,7 @@ type Gateway struct {
 // New returns a Gateway serving rt.
 func New(rt *Runtime, opts Options) *Gateway {
 	g := &Gateway{frontends: opts.Frontends, log: opts.Logger, observers: opts.Observers, tokens: opts.Tokens, pricer: opts.Pricer, router: opts.Router, now: opts.Now,
-		cache: opts.Cache, cacheTTL: opts.CacheTTL, cacheKey: opts.CachePerKey, cacheMet: opts.CacheMetrics}
+		limiter: opts.Limiter, cache: opts.Cache, cacheTTL: opts.CacheTTL, cacheKey: opts.CachePerKey, cacheMet: opts.CacheMetrics}
 	if g.log == nil {
 		g.log = zap.NewNop()
 	}

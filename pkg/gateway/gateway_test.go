@@ -364,3 +364,33 @@ func TestResponseCache(t *testing.T) {
 	require.Contains(t, replay, "data: [DONE]")
 	require.Len(t, e.anthropic.Requests(), 4)
 }
+
+func TestRateLimitsPerKey(t *testing.T) {
+	limitedKey := "rpm-key"
+	e := newEnv(t, func(cfg *configv1.Config) {
+		h := auth.HashSecret(limitedKey)
+		cfg.Auth.Keys = append(cfg.Auth.Keys, &configv1.StaticKey{Id: "rpm", Sha256: hex.EncodeToString(h[:]), RequestsPerMinute: 2})
+	})
+	call := func() *http.Response {
+		req, _ := http.NewRequest("POST", e.base+"/v1/chat/completions", strings.NewReader(`{"model":"mock","messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("authorization", "Bearer "+limitedKey)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	first := call()
+	require.Equal(t, 200, first.StatusCode)
+	require.Equal(t, "2", first.Header.Get("x-ratelimit-limit-requests"))
+	require.Equal(t, "1", first.Header.Get("x-ratelimit-remaining-requests"))
+	require.Equal(t, 200, call().StatusCode)
+	third := call()
+	require.Equal(t, 429, third.StatusCode)
+	require.NotEmpty(t, third.Header.Get("retry-after"))
+	// Other keys are not affected.
+	_, err := e.openai(key).Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+		Model: "mock", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+	})
+	require.NoError(t, err)
+}

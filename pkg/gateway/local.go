@@ -182,6 +182,7 @@ func (x *routerExchange) Close(ctx context.Context, err error) {
 			s.CostUSD, s.CostKnown = x.g.pricer.Cost(info.backend.Adapter.Settings.Kind, s.UpstreamModel, s.Usage)
 		}
 	}
+	x.settle(int64(s.Usage.TotalTokens()), s.CostUSD)
 	x.endAttempt(routing.Outcome{Status: s.Status, TimeToFirstByte: s.TimeToFirstByte, Duration: s.Duration, Err: err})
 	if x.endpoint == epUnknown && s.Status == 0 {
 		return

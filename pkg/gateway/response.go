@@ -25,6 +25,10 @@ func (x *routerExchange) ResponseHeaders(_ context.Context, h extproc.Headers, e
 		return extproc.Reply{SkipResponseBody: true}
 	}
 	var reply extproc.Reply
+	// The caller learns its remaining allowance on every response (OpenAI's headers).
+	for _, lh := range x.limitHeaders {
+		reply.Headers.AddSet(lh.Name, lh.Value)
+	}
 	if x.status < 200 || x.status >= 300 {
 		x.errType = errorTypeForStatus(x.status)
 		if !info.passthrough {

@@ -15,6 +15,7 @@ import (
 	"github.com/llm-router/llm-router/pkg/canonical"
 	"github.com/llm-router/llm-router/pkg/extproc"
 	"github.com/llm-router/llm-router/pkg/jsonscan"
+	"github.com/llm-router/llm-router/pkg/limits"
 	"github.com/llm-router/llm-router/pkg/provider"
 	"github.com/llm-router/llm-router/pkg/routing"
 )
@@ -93,6 +94,9 @@ type routerExchange struct {
 	firstByte   time.Duration
 	finished    bool
 	localStatus int
+
+	ticket       *limits.Ticket
+	limitHeaders []extproc.Header
 
 	cacheStatus string
 	cacheKey    string
@@ -182,7 +186,7 @@ func (x *routerExchange) route(path string) (endpoint, provider.Frontend) {
 	return epUnknown, openai
 }
 
-func (x *routerExchange) RequestBody(_ context.Context, body []byte, eos bool) extproc.Reply {
+func (x *routerExchange) RequestBody(ctx context.Context, body []byte, eos bool) extproc.Reply {
 	t0 := time.Now()
 	defer x.track(t0)
 	if !eos {
@@ -243,6 +247,9 @@ func (x *routerExchange) RequestBody(_ context.Context, body []byte, eos bool) e
 		e := canonical.NewError(canonical.ErrInvalidRequest, "the request (about %d tokens) does not fit the context window of any backend of model %q", len(body)/4, m.Name)
 		e.Code = "context_length_exceeded"
 		return x.fail(e)
+	}
+	if refused, ok := x.admit(ctx, b); !ok {
+		return refused
 	}
 
 	var reply extproc.Reply

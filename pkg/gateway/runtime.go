@@ -186,7 +186,11 @@ func DefaultBackendName(providerName, model string) string {
 func StaticKeys(cfg *configv1.Config, resolve func(string) (string, error)) (*auth.Static, error) {
 	keys := make([]auth.StaticKey, 0, len(cfg.GetAuth().GetKeys()))
 	for _, k := range cfg.GetAuth().GetKeys() {
-		sk := auth.StaticKey{ID: k.GetId(), Models: k.GetModels()}
+		sk := auth.StaticKey{
+			ID: k.GetId(), Models: k.GetModels(), Team: k.GetTeam(), Priority: int(k.GetPriority()),
+			Limits: auth.Limits{RequestsPerMinute: k.GetRequestsPerMinute(), TokensPerMinute: k.GetTokensPerMinute(), MaxParallel: k.GetMaxParallel()},
+			Budget: auth.Budget{USD: k.GetBudgetUsd(), Period: k.GetBudgetPeriod()},
+		}
 		if k.GetSha256() != "" {
 			h, err := auth.ParseSHA256(k.GetSha256())
 			if err != nil {

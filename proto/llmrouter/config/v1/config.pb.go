@@ -53,7 +53,9 @@ type Config struct {
 	// Cache configures the exact-match response cache.
 	Cache *Cache `protobuf:"bytes,11,opt,name=cache,proto3" json:"cache,omitempty"`
 	// Redis is shared state for replicated deployments (response cache, limits).
-	Redis         *Redis `protobuf:"bytes,12,opt,name=redis,proto3" json:"redis,omitempty"`
+	Redis *Redis `protobuf:"bytes,12,opt,name=redis,proto3" json:"redis,omitempty"`
+	// Limits configures rate limits, budgets and concurrency beyond each key's own.
+	Limits        *Limits `protobuf:"bytes,13,opt,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -172,6 +174,245 @@ func (x *Config) GetRedis() *Redis {
 	return nil
 }
 
+func (x *Config) GetLimits() *Limits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+// Limits configures the limiter. Per-key limits come from the key (static keys below,
+// virtual keys from the admin API, JWT claims).
+type Limits struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Backend is "memory" (default, one replica) or "redis" (exact across replicas,
+	// uses the top-level redis settings).
+	Backend string `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
+	// RedisFailMode is "open" (default: admit and count in a metric when Redis is
+	// unreachable, as Envoy's rate limit filter does) or "closed" (answer 503).
+	RedisFailMode string `protobuf:"bytes,2,opt,name=redis_fail_mode,json=redisFailMode,proto3" json:"redis_fail_mode,omitempty"`
+	// Models are per-model rate limits shared by all callers (by public model name).
+	Models map[string]*RateLimit `protobuf:"bytes,3,rep,name=models,proto3" json:"models,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Teams are rate limits and budgets shared by every key of a team.
+	Teams map[string]*TeamLimit `protobuf:"bytes,4,rep,name=teams,proto3" json:"teams,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// BackendMaxParallel caps concurrent requests per backend name.
+	BackendMaxParallel map[string]uint32 `protobuf:"bytes,5,rep,name=backend_max_parallel,json=backendMaxParallel,proto3" json:"backend_max_parallel,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// QueueMaxWait is how long a request may wait for a concurrency slot. Default 4s
+	// (below the ext_proc message_timeout of 5s).
+	QueueMaxWait *durationpb.Duration `protobuf:"bytes,6,opt,name=queue_max_wait,json=queueMaxWait,proto3" json:"queue_max_wait,omitempty"`
+	// QueueMaxDepth bounds each concurrency queue. Default 1000.
+	QueueMaxDepth uint32 `protobuf:"varint,7,opt,name=queue_max_depth,json=queueMaxDepth,proto3" json:"queue_max_depth,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Limits) Reset() {
+	*x = Limits{}
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Limits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Limits) ProtoMessage() {}
+
+func (x *Limits) ProtoReflect() protoreflect.Message {
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Limits.ProtoReflect.Descriptor instead.
+func (*Limits) Descriptor() ([]byte, []int) {
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Limits) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+func (x *Limits) GetRedisFailMode() string {
+	if x != nil {
+		return x.RedisFailMode
+	}
+	return ""
+}
+
+func (x *Limits) GetModels() map[string]*RateLimit {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+func (x *Limits) GetTeams() map[string]*TeamLimit {
+	if x != nil {
+		return x.Teams
+	}
+	return nil
+}
+
+func (x *Limits) GetBackendMaxParallel() map[string]uint32 {
+	if x != nil {
+		return x.BackendMaxParallel
+	}
+	return nil
+}
+
+func (x *Limits) GetQueueMaxWait() *durationpb.Duration {
+	if x != nil {
+		return x.QueueMaxWait
+	}
+	return nil
+}
+
+func (x *Limits) GetQueueMaxDepth() uint32 {
+	if x != nil {
+		return x.QueueMaxDepth
+	}
+	return 0
+}
+
+// RateLimit is a requests and tokens per minute limit (0 = unlimited).
+type RateLimit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// RequestsPerMinute admitted.
+	RequestsPerMinute int64 `protobuf:"varint,1,opt,name=requests_per_minute,json=requestsPerMinute,proto3" json:"requests_per_minute,omitempty"`
+	// TokensPerMinute admitted (input estimate + max_tokens, reconciled with real usage).
+	TokensPerMinute int64 `protobuf:"varint,2,opt,name=tokens_per_minute,json=tokensPerMinute,proto3" json:"tokens_per_minute,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RateLimit) Reset() {
+	*x = RateLimit{}
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLimit) ProtoMessage() {}
+
+func (x *RateLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
+func (*RateLimit) Descriptor() ([]byte, []int) {
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RateLimit) GetRequestsPerMinute() int64 {
+	if x != nil {
+		return x.RequestsPerMinute
+	}
+	return 0
+}
+
+func (x *RateLimit) GetTokensPerMinute() int64 {
+	if x != nil {
+		return x.TokensPerMinute
+	}
+	return 0
+}
+
+// TeamLimit is a team's shared rate limit and budget.
+type TeamLimit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// RequestsPerMinute admitted for the team.
+	RequestsPerMinute int64 `protobuf:"varint,1,opt,name=requests_per_minute,json=requestsPerMinute,proto3" json:"requests_per_minute,omitempty"`
+	// TokensPerMinute admitted for the team.
+	TokensPerMinute int64 `protobuf:"varint,2,opt,name=tokens_per_minute,json=tokensPerMinute,proto3" json:"tokens_per_minute,omitempty"`
+	// BudgetUSD caps the team's spend per BudgetPeriod (0 = none).
+	BudgetUsd float64 `protobuf:"fixed64,3,opt,name=budget_usd,json=budgetUsd,proto3" json:"budget_usd,omitempty"`
+	// BudgetPeriod is "day", "month" or "total".
+	BudgetPeriod  string `protobuf:"bytes,4,opt,name=budget_period,json=budgetPeriod,proto3" json:"budget_period,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TeamLimit) Reset() {
+	*x = TeamLimit{}
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TeamLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TeamLimit) ProtoMessage() {}
+
+func (x *TeamLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TeamLimit.ProtoReflect.Descriptor instead.
+func (*TeamLimit) Descriptor() ([]byte, []int) {
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *TeamLimit) GetRequestsPerMinute() int64 {
+	if x != nil {
+		return x.RequestsPerMinute
+	}
+	return 0
+}
+
+func (x *TeamLimit) GetTokensPerMinute() int64 {
+	if x != nil {
+		return x.TokensPerMinute
+	}
+	return 0
+}
+
+func (x *TeamLimit) GetBudgetUsd() float64 {
+	if x != nil {
+		return x.BudgetUsd
+	}
+	return 0
+}
+
+func (x *TeamLimit) GetBudgetPeriod() string {
+	if x != nil {
+		return x.BudgetPeriod
+	}
+	return ""
+}
+
 // Cache configures the exact-match response cache. By default only deterministic
 // requests (temperature 0 or a seed) are cached; models[].cache overrides per model.
 type Cache struct {
@@ -192,7 +433,7 @@ type Cache struct {
 
 func (x *Cache) Reset() {
 	*x = Cache{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[1]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -204,7 +445,7 @@ func (x *Cache) String() string {
 func (*Cache) ProtoMessage() {}
 
 func (x *Cache) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[1]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -217,7 +458,7 @@ func (x *Cache) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cache.ProtoReflect.Descriptor instead.
 func (*Cache) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{1}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Cache) GetEnabled() bool {
@@ -270,7 +511,7 @@ type Redis struct {
 
 func (x *Redis) Reset() {
 	*x = Redis{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[2]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -282,7 +523,7 @@ func (x *Redis) String() string {
 func (*Redis) ProtoMessage() {}
 
 func (x *Redis) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[2]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -295,7 +536,7 @@ func (x *Redis) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Redis.ProtoReflect.Descriptor instead.
 func (*Redis) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Redis) GetAddress() string {
@@ -335,7 +576,7 @@ type Storage struct {
 
 func (x *Storage) Reset() {
 	*x = Storage{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[3]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +588,7 @@ func (x *Storage) String() string {
 func (*Storage) ProtoMessage() {}
 
 func (x *Storage) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[3]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +601,7 @@ func (x *Storage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Storage.ProtoReflect.Descriptor instead.
 func (*Storage) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Storage) GetSqlitePath() string {
@@ -397,7 +638,7 @@ type Admin struct {
 
 func (x *Admin) Reset() {
 	*x = Admin{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[4]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +650,7 @@ func (x *Admin) String() string {
 func (*Admin) ProtoMessage() {}
 
 func (x *Admin) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[4]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +663,7 @@ func (x *Admin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Admin.ProtoReflect.Descriptor instead.
 func (*Admin) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Admin) GetTokens() []*AdminToken {
@@ -452,7 +693,7 @@ type AdminToken struct {
 
 func (x *AdminToken) Reset() {
 	*x = AdminToken{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[5]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +705,7 @@ func (x *AdminToken) String() string {
 func (*AdminToken) ProtoMessage() {}
 
 func (x *AdminToken) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[5]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +718,7 @@ func (x *AdminToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdminToken.ProtoReflect.Descriptor instead.
 func (*AdminToken) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AdminToken) GetId() string {
@@ -507,7 +748,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[6]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +760,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[6]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +773,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Usage) GetRetentionDays() uint32 {
@@ -560,7 +801,7 @@ type Telemetry struct {
 
 func (x *Telemetry) Reset() {
 	*x = Telemetry{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[7]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -572,7 +813,7 @@ func (x *Telemetry) String() string {
 func (*Telemetry) ProtoMessage() {}
 
 func (x *Telemetry) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[7]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -585,7 +826,7 @@ func (x *Telemetry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Telemetry.ProtoReflect.Descriptor instead.
 func (*Telemetry) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Telemetry) GetKeyIdLabel() bool {
@@ -616,7 +857,7 @@ type JWT struct {
 
 func (x *JWT) Reset() {
 	*x = JWT{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[8]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -628,7 +869,7 @@ func (x *JWT) String() string {
 func (*JWT) ProtoMessage() {}
 
 func (x *JWT) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[8]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -641,7 +882,7 @@ func (x *JWT) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JWT.ProtoReflect.Descriptor instead.
 func (*JWT) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *JWT) GetIssuer() string {
@@ -712,7 +953,7 @@ type Server struct {
 
 func (x *Server) Reset() {
 	*x = Server{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[9]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +965,7 @@ func (x *Server) String() string {
 func (*Server) ProtoMessage() {}
 
 func (x *Server) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[9]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +978,7 @@ func (x *Server) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Server.ProtoReflect.Descriptor instead.
 func (*Server) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Server) GetExtprocAddress() string {
@@ -816,7 +1057,7 @@ type Provider struct {
 
 func (x *Provider) Reset() {
 	*x = Provider{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[10]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -828,7 +1069,7 @@ func (x *Provider) String() string {
 func (*Provider) ProtoMessage() {}
 
 func (x *Provider) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[10]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -841,7 +1082,7 @@ func (x *Provider) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Provider.ProtoReflect.Descriptor instead.
 func (*Provider) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Provider) GetName() string {
@@ -931,7 +1172,7 @@ type Timeouts struct {
 
 func (x *Timeouts) Reset() {
 	*x = Timeouts{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[11]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -943,7 +1184,7 @@ func (x *Timeouts) String() string {
 func (*Timeouts) ProtoMessage() {}
 
 func (x *Timeouts) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[11]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -956,7 +1197,7 @@ func (x *Timeouts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timeouts.ProtoReflect.Descriptor instead.
 func (*Timeouts) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Timeouts) GetConnect() *durationpb.Duration {
@@ -998,7 +1239,7 @@ type Azure struct {
 
 func (x *Azure) Reset() {
 	*x = Azure{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[12]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1010,7 +1251,7 @@ func (x *Azure) String() string {
 func (*Azure) ProtoMessage() {}
 
 func (x *Azure) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[12]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1023,7 +1264,7 @@ func (x *Azure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Azure.ProtoReflect.Descriptor instead.
 func (*Azure) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Azure) GetApiVersion() string {
@@ -1052,7 +1293,7 @@ type AWS struct {
 
 func (x *AWS) Reset() {
 	*x = AWS{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1064,7 +1305,7 @@ func (x *AWS) String() string {
 func (*AWS) ProtoMessage() {}
 
 func (x *AWS) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1077,7 +1318,7 @@ func (x *AWS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AWS.ProtoReflect.Descriptor instead.
 func (*AWS) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AWS) GetRegion() string {
@@ -1130,7 +1371,7 @@ type GCP struct {
 
 func (x *GCP) Reset() {
 	*x = GCP{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[14]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1142,7 +1383,7 @@ func (x *GCP) String() string {
 func (*GCP) ProtoMessage() {}
 
 func (x *GCP) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[14]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1155,7 +1396,7 @@ func (x *GCP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GCP.ProtoReflect.Descriptor instead.
 func (*GCP) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GCP) GetProject() string {
@@ -1193,7 +1434,7 @@ type Anthropic struct {
 
 func (x *Anthropic) Reset() {
 	*x = Anthropic{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[15]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1446,7 @@ func (x *Anthropic) String() string {
 func (*Anthropic) ProtoMessage() {}
 
 func (x *Anthropic) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[15]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1459,7 @@ func (x *Anthropic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Anthropic.ProtoReflect.Descriptor instead.
 func (*Anthropic) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Anthropic) GetVersion() string {
@@ -1260,7 +1501,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[16]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1513,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[16]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1526,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Model) GetName() string {
@@ -1350,7 +1591,7 @@ type Backend struct {
 
 func (x *Backend) Reset() {
 	*x = Backend{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[17]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1362,7 +1603,7 @@ func (x *Backend) String() string {
 func (*Backend) ProtoMessage() {}
 
 func (x *Backend) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[17]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1375,7 +1616,7 @@ func (x *Backend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Backend.ProtoReflect.Descriptor instead.
 func (*Backend) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Backend) GetProvider() string {
@@ -1430,7 +1671,7 @@ type Auth struct {
 
 func (x *Auth) Reset() {
 	*x = Auth{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[18]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +1683,7 @@ func (x *Auth) String() string {
 func (*Auth) ProtoMessage() {}
 
 func (x *Auth) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[18]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1455,7 +1696,7 @@ func (x *Auth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Auth.ProtoReflect.Descriptor instead.
 func (*Auth) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Auth) GetKeys() []*StaticKey {
@@ -1497,14 +1738,28 @@ type StaticKey struct {
 	// SHA256 is the lowercase hex SHA-256 of the key, so the config holds no secret.
 	Sha256 string `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	// Models limits the key to these public model names; empty allows all.
-	Models        []string `protobuf:"bytes,4,rep,name=models,proto3" json:"models,omitempty"`
+	Models []string `protobuf:"bytes,4,rep,name=models,proto3" json:"models,omitempty"`
+	// Team groups keys for shared limits and reports.
+	Team string `protobuf:"bytes,5,opt,name=team,proto3" json:"team,omitempty"`
+	// RequestsPerMinute, TokensPerMinute and MaxParallel limit this key (0 = unlimited).
+	RequestsPerMinute int64 `protobuf:"varint,6,opt,name=requests_per_minute,json=requestsPerMinute,proto3" json:"requests_per_minute,omitempty"`
+	// TokensPerMinute limits this key's tokens (input estimate + max_tokens, reconciled).
+	TokensPerMinute int64 `protobuf:"varint,7,opt,name=tokens_per_minute,json=tokensPerMinute,proto3" json:"tokens_per_minute,omitempty"`
+	// MaxParallel caps this key's concurrent requests; more wait in a priority queue.
+	MaxParallel int64 `protobuf:"varint,8,opt,name=max_parallel,json=maxParallel,proto3" json:"max_parallel,omitempty"`
+	// BudgetUSD caps this key's spend per BudgetPeriod (0 = none).
+	BudgetUsd float64 `protobuf:"fixed64,9,opt,name=budget_usd,json=budgetUsd,proto3" json:"budget_usd,omitempty"`
+	// BudgetPeriod is "day", "month" or "total".
+	BudgetPeriod string `protobuf:"bytes,10,opt,name=budget_period,json=budgetPeriod,proto3" json:"budget_period,omitempty"`
+	// Priority orders this key's queued requests (higher first).
+	Priority      int32 `protobuf:"varint,11,opt,name=priority,proto3" json:"priority,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StaticKey) Reset() {
 	*x = StaticKey{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[19]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1516,7 +1771,7 @@ func (x *StaticKey) String() string {
 func (*StaticKey) ProtoMessage() {}
 
 func (x *StaticKey) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[19]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1529,7 +1784,7 @@ func (x *StaticKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StaticKey.ProtoReflect.Descriptor instead.
 func (*StaticKey) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StaticKey) GetId() string {
@@ -1560,6 +1815,55 @@ func (x *StaticKey) GetModels() []string {
 	return nil
 }
 
+func (x *StaticKey) GetTeam() string {
+	if x != nil {
+		return x.Team
+	}
+	return ""
+}
+
+func (x *StaticKey) GetRequestsPerMinute() int64 {
+	if x != nil {
+		return x.RequestsPerMinute
+	}
+	return 0
+}
+
+func (x *StaticKey) GetTokensPerMinute() int64 {
+	if x != nil {
+		return x.TokensPerMinute
+	}
+	return 0
+}
+
+func (x *StaticKey) GetMaxParallel() int64 {
+	if x != nil {
+		return x.MaxParallel
+	}
+	return 0
+}
+
+func (x *StaticKey) GetBudgetUsd() float64 {
+	if x != nil {
+		return x.BudgetUsd
+	}
+	return 0
+}
+
+func (x *StaticKey) GetBudgetPeriod() string {
+	if x != nil {
+		return x.BudgetPeriod
+	}
+	return ""
+}
+
+func (x *StaticKey) GetPriority() int32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
 // Logging configures the structured logger.
 type Logging struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1573,7 +1877,7 @@ type Logging struct {
 
 func (x *Logging) Reset() {
 	*x = Logging{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[20]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1585,7 +1889,7 @@ func (x *Logging) String() string {
 func (*Logging) ProtoMessage() {}
 
 func (x *Logging) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[20]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1598,7 +1902,7 @@ func (x *Logging) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Logging.ProtoReflect.Descriptor instead.
 func (*Logging) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Logging) GetLevel() string {
@@ -1627,7 +1931,7 @@ type Translation struct {
 
 func (x *Translation) Reset() {
 	*x = Translation{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[21]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1639,7 +1943,7 @@ func (x *Translation) String() string {
 func (*Translation) ProtoMessage() {}
 
 func (x *Translation) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[21]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1652,7 +1956,7 @@ func (x *Translation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Translation.ProtoReflect.Descriptor instead.
 func (*Translation) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Translation) GetDefaultMaxTokens() uint32 {
@@ -1689,7 +1993,7 @@ var File_llmrouter_config_v1_config_proto protoreflect.FileDescriptor
 
 const file_llmrouter_config_v1_config_proto_rawDesc = "" +
 	"\n" +
-	" llmrouter/config/v1/config.proto\x12\x13llmrouter.config.v1\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\"\x97\x05\n" +
+	" llmrouter/config/v1/config.proto\x12\x13llmrouter.config.v1\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\"\xcc\x05\n" +
 	"\x06Config\x123\n" +
 	"\x06server\x18\x01 \x01(\v2\x1b.llmrouter.config.v1.ServerR\x06server\x12;\n" +
 	"\tproviders\x18\x02 \x03(\v2\x1d.llmrouter.config.v1.ProviderR\tproviders\x122\n" +
@@ -1703,7 +2007,35 @@ const file_llmrouter_config_v1_config_proto_rawDesc = "" +
 	"\ttelemetry\x18\n" +
 	" \x01(\v2\x1e.llmrouter.config.v1.TelemetryR\ttelemetry\x120\n" +
 	"\x05cache\x18\v \x01(\v2\x1a.llmrouter.config.v1.CacheR\x05cache\x120\n" +
-	"\x05redis\x18\f \x01(\v2\x1a.llmrouter.config.v1.RedisR\x05redis\"\x9e\x01\n" +
+	"\x05redis\x18\f \x01(\v2\x1a.llmrouter.config.v1.RedisR\x05redis\x123\n" +
+	"\x06limits\x18\r \x01(\v2\x1b.llmrouter.config.v1.LimitsR\x06limits\"\x95\x05\n" +
+	"\x06Limits\x12\x18\n" +
+	"\abackend\x18\x01 \x01(\tR\abackend\x12&\n" +
+	"\x0fredis_fail_mode\x18\x02 \x01(\tR\rredisFailMode\x12?\n" +
+	"\x06models\x18\x03 \x03(\v2'.llmrouter.config.v1.Limits.ModelsEntryR\x06models\x12<\n" +
+	"\x05teams\x18\x04 \x03(\v2&.llmrouter.config.v1.Limits.TeamsEntryR\x05teams\x12e\n" +
+	"\x14backend_max_parallel\x18\x05 \x03(\v23.llmrouter.config.v1.Limits.BackendMaxParallelEntryR\x12backendMaxParallel\x12?\n" +
+	"\x0equeue_max_wait\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\fqueueMaxWait\x12&\n" +
+	"\x0fqueue_max_depth\x18\a \x01(\rR\rqueueMaxDepth\x1aY\n" +
+	"\vModelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x124\n" +
+	"\x05value\x18\x02 \x01(\v2\x1e.llmrouter.config.v1.RateLimitR\x05value:\x028\x01\x1aX\n" +
+	"\n" +
+	"TeamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x124\n" +
+	"\x05value\x18\x02 \x01(\v2\x1e.llmrouter.config.v1.TeamLimitR\x05value:\x028\x01\x1aE\n" +
+	"\x17BackendMaxParallelEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\"g\n" +
+	"\tRateLimit\x12.\n" +
+	"\x13requests_per_minute\x18\x01 \x01(\x03R\x11requestsPerMinute\x12*\n" +
+	"\x11tokens_per_minute\x18\x02 \x01(\x03R\x0ftokensPerMinute\"\xab\x01\n" +
+	"\tTeamLimit\x12.\n" +
+	"\x13requests_per_minute\x18\x01 \x01(\x03R\x11requestsPerMinute\x12*\n" +
+	"\x11tokens_per_minute\x18\x02 \x01(\x03R\x0ftokensPerMinute\x12\x1d\n" +
+	"\n" +
+	"budget_usd\x18\x03 \x01(\x01R\tbudgetUsd\x12#\n" +
+	"\rbudget_period\x18\x04 \x01(\tR\fbudgetPeriod\"\x9e\x01\n" +
 	"\x05Cache\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12+\n" +
 	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12\x1b\n" +
@@ -1804,12 +2136,21 @@ const file_llmrouter_config_v1_config_proto_rawDesc = "" +
 	"\x04keys\x18\x01 \x03(\v2\x1e.llmrouter.config.v1.StaticKeyR\x04keys\x123\n" +
 	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated\x12!\n" +
 	"\fvirtual_keys\x18\x03 \x01(\bR\vvirtualKeys\x12*\n" +
-	"\x03jwt\x18\x04 \x01(\v2\x18.llmrouter.config.v1.JWTR\x03jwt\"e\n" +
+	"\x03jwt\x18\x04 \x01(\v2\x18.llmrouter.config.v1.JWTR\x03jwt\"\xd8\x02\n" +
 	"\tStaticKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\x03key\x18\x02 \x01(\tB\x06ȧ\xe1\xad\v\x01R\x03key\x12\x16\n" +
 	"\x06sha256\x18\x03 \x01(\tR\x06sha256\x12\x16\n" +
-	"\x06models\x18\x04 \x03(\tR\x06models\"7\n" +
+	"\x06models\x18\x04 \x03(\tR\x06models\x12\x12\n" +
+	"\x04team\x18\x05 \x01(\tR\x04team\x12.\n" +
+	"\x13requests_per_minute\x18\x06 \x01(\x03R\x11requestsPerMinute\x12*\n" +
+	"\x11tokens_per_minute\x18\a \x01(\x03R\x0ftokensPerMinute\x12!\n" +
+	"\fmax_parallel\x18\b \x01(\x03R\vmaxParallel\x12\x1d\n" +
+	"\n" +
+	"budget_usd\x18\t \x01(\x01R\tbudgetUsd\x12#\n" +
+	"\rbudget_period\x18\n" +
+	" \x01(\tR\fbudgetPeriod\x12\x1a\n" +
+	"\bpriority\x18\v \x01(\x05R\bpriority\"7\n" +
 	"\aLogging\x12\x14\n" +
 	"\x05level\x18\x01 \x01(\tR\x05level\x12\x16\n" +
 	"\x06format\x18\x02 \x01(\tR\x06format\";\n" +
@@ -1829,71 +2170,84 @@ func file_llmrouter_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_llmrouter_config_v1_config_proto_rawDescData
 }
 
-var file_llmrouter_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_llmrouter_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_llmrouter_config_v1_config_proto_goTypes = []any{
 	(*Config)(nil),                    // 0: llmrouter.config.v1.Config
-	(*Cache)(nil),                     // 1: llmrouter.config.v1.Cache
-	(*Redis)(nil),                     // 2: llmrouter.config.v1.Redis
-	(*Storage)(nil),                   // 3: llmrouter.config.v1.Storage
-	(*Admin)(nil),                     // 4: llmrouter.config.v1.Admin
-	(*AdminToken)(nil),                // 5: llmrouter.config.v1.AdminToken
-	(*Usage)(nil),                     // 6: llmrouter.config.v1.Usage
-	(*Telemetry)(nil),                 // 7: llmrouter.config.v1.Telemetry
-	(*JWT)(nil),                       // 8: llmrouter.config.v1.JWT
-	(*Server)(nil),                    // 9: llmrouter.config.v1.Server
-	(*Provider)(nil),                  // 10: llmrouter.config.v1.Provider
-	(*Timeouts)(nil),                  // 11: llmrouter.config.v1.Timeouts
-	(*Azure)(nil),                     // 12: llmrouter.config.v1.Azure
-	(*AWS)(nil),                       // 13: llmrouter.config.v1.AWS
-	(*GCP)(nil),                       // 14: llmrouter.config.v1.GCP
-	(*Anthropic)(nil),                 // 15: llmrouter.config.v1.Anthropic
-	(*Model)(nil),                     // 16: llmrouter.config.v1.Model
-	(*Backend)(nil),                   // 17: llmrouter.config.v1.Backend
-	(*Auth)(nil),                      // 18: llmrouter.config.v1.Auth
-	(*StaticKey)(nil),                 // 19: llmrouter.config.v1.StaticKey
-	(*Logging)(nil),                   // 20: llmrouter.config.v1.Logging
-	(*Translation)(nil),               // 21: llmrouter.config.v1.Translation
-	nil,                               // 22: llmrouter.config.v1.Provider.HeadersEntry
-	(*durationpb.Duration)(nil),       // 23: google.protobuf.Duration
-	(*descriptorpb.FieldOptions)(nil), // 24: google.protobuf.FieldOptions
+	(*Limits)(nil),                    // 1: llmrouter.config.v1.Limits
+	(*RateLimit)(nil),                 // 2: llmrouter.config.v1.RateLimit
+	(*TeamLimit)(nil),                 // 3: llmrouter.config.v1.TeamLimit
+	(*Cache)(nil),                     // 4: llmrouter.config.v1.Cache
+	(*Redis)(nil),                     // 5: llmrouter.config.v1.Redis
+	(*Storage)(nil),                   // 6: llmrouter.config.v1.Storage
+	(*Admin)(nil),                     // 7: llmrouter.config.v1.Admin
+	(*AdminToken)(nil),                // 8: llmrouter.config.v1.AdminToken
+	(*Usage)(nil),                     // 9: llmrouter.config.v1.Usage
+	(*Telemetry)(nil),                 // 10: llmrouter.config.v1.Telemetry
+	(*JWT)(nil),                       // 11: llmrouter.config.v1.JWT
+	(*Server)(nil),                    // 12: llmrouter.config.v1.Server
+	(*Provider)(nil),                  // 13: llmrouter.config.v1.Provider
+	(*Timeouts)(nil),                  // 14: llmrouter.config.v1.Timeouts
+	(*Azure)(nil),                     // 15: llmrouter.config.v1.Azure
+	(*AWS)(nil),                       // 16: llmrouter.config.v1.AWS
+	(*GCP)(nil),                       // 17: llmrouter.config.v1.GCP
+	(*Anthropic)(nil),                 // 18: llmrouter.config.v1.Anthropic
+	(*Model)(nil),                     // 19: llmrouter.config.v1.Model
+	(*Backend)(nil),                   // 20: llmrouter.config.v1.Backend
+	(*Auth)(nil),                      // 21: llmrouter.config.v1.Auth
+	(*StaticKey)(nil),                 // 22: llmrouter.config.v1.StaticKey
+	(*Logging)(nil),                   // 23: llmrouter.config.v1.Logging
+	(*Translation)(nil),               // 24: llmrouter.config.v1.Translation
+	nil,                               // 25: llmrouter.config.v1.Limits.ModelsEntry
+	nil,                               // 26: llmrouter.config.v1.Limits.TeamsEntry
+	nil,                               // 27: llmrouter.config.v1.Limits.BackendMaxParallelEntry
+	nil,                               // 28: llmrouter.config.v1.Provider.HeadersEntry
+	(*durationpb.Duration)(nil),       // 29: google.protobuf.Duration
+	(*descriptorpb.FieldOptions)(nil), // 30: google.protobuf.FieldOptions
 }
 var file_llmrouter_config_v1_config_proto_depIdxs = []int32{
-	9,  // 0: llmrouter.config.v1.Config.server:type_name -> llmrouter.config.v1.Server
-	10, // 1: llmrouter.config.v1.Config.providers:type_name -> llmrouter.config.v1.Provider
-	16, // 2: llmrouter.config.v1.Config.models:type_name -> llmrouter.config.v1.Model
-	18, // 3: llmrouter.config.v1.Config.auth:type_name -> llmrouter.config.v1.Auth
-	20, // 4: llmrouter.config.v1.Config.logging:type_name -> llmrouter.config.v1.Logging
-	21, // 5: llmrouter.config.v1.Config.translation:type_name -> llmrouter.config.v1.Translation
-	3,  // 6: llmrouter.config.v1.Config.storage:type_name -> llmrouter.config.v1.Storage
-	4,  // 7: llmrouter.config.v1.Config.admin:type_name -> llmrouter.config.v1.Admin
-	6,  // 8: llmrouter.config.v1.Config.usage:type_name -> llmrouter.config.v1.Usage
-	7,  // 9: llmrouter.config.v1.Config.telemetry:type_name -> llmrouter.config.v1.Telemetry
-	1,  // 10: llmrouter.config.v1.Config.cache:type_name -> llmrouter.config.v1.Cache
-	2,  // 11: llmrouter.config.v1.Config.redis:type_name -> llmrouter.config.v1.Redis
-	23, // 12: llmrouter.config.v1.Cache.ttl:type_name -> google.protobuf.Duration
-	5,  // 13: llmrouter.config.v1.Admin.tokens:type_name -> llmrouter.config.v1.AdminToken
-	23, // 14: llmrouter.config.v1.Admin.rotation_grace:type_name -> google.protobuf.Duration
-	23, // 15: llmrouter.config.v1.JWT.clock_skew:type_name -> google.protobuf.Duration
-	23, // 16: llmrouter.config.v1.Server.drain_timeout:type_name -> google.protobuf.Duration
-	22, // 17: llmrouter.config.v1.Provider.headers:type_name -> llmrouter.config.v1.Provider.HeadersEntry
-	11, // 18: llmrouter.config.v1.Provider.timeouts:type_name -> llmrouter.config.v1.Timeouts
-	12, // 19: llmrouter.config.v1.Provider.azure:type_name -> llmrouter.config.v1.Azure
-	13, // 20: llmrouter.config.v1.Provider.aws:type_name -> llmrouter.config.v1.AWS
-	14, // 21: llmrouter.config.v1.Provider.gcp:type_name -> llmrouter.config.v1.GCP
-	15, // 22: llmrouter.config.v1.Provider.anthropic:type_name -> llmrouter.config.v1.Anthropic
-	23, // 23: llmrouter.config.v1.Timeouts.connect:type_name -> google.protobuf.Duration
-	23, // 24: llmrouter.config.v1.Timeouts.first_byte:type_name -> google.protobuf.Duration
-	23, // 25: llmrouter.config.v1.Timeouts.total:type_name -> google.protobuf.Duration
-	23, // 26: llmrouter.config.v1.Timeouts.stream_idle:type_name -> google.protobuf.Duration
-	17, // 27: llmrouter.config.v1.Model.backends:type_name -> llmrouter.config.v1.Backend
-	19, // 28: llmrouter.config.v1.Auth.keys:type_name -> llmrouter.config.v1.StaticKey
-	8,  // 29: llmrouter.config.v1.Auth.jwt:type_name -> llmrouter.config.v1.JWT
-	24, // 30: llmrouter.config.v1.secret:extendee -> google.protobuf.FieldOptions
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	30, // [30:31] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	12, // 0: llmrouter.config.v1.Config.server:type_name -> llmrouter.config.v1.Server
+	13, // 1: llmrouter.config.v1.Config.providers:type_name -> llmrouter.config.v1.Provider
+	19, // 2: llmrouter.config.v1.Config.models:type_name -> llmrouter.config.v1.Model
+	21, // 3: llmrouter.config.v1.Config.auth:type_name -> llmrouter.config.v1.Auth
+	23, // 4: llmrouter.config.v1.Config.logging:type_name -> llmrouter.config.v1.Logging
+	24, // 5: llmrouter.config.v1.Config.translation:type_name -> llmrouter.config.v1.Translation
+	6,  // 6: llmrouter.config.v1.Config.storage:type_name -> llmrouter.config.v1.Storage
+	7,  // 7: llmrouter.config.v1.Config.admin:type_name -> llmrouter.config.v1.Admin
+	9,  // 8: llmrouter.config.v1.Config.usage:type_name -> llmrouter.config.v1.Usage
+	10, // 9: llmrouter.config.v1.Config.telemetry:type_name -> llmrouter.config.v1.Telemetry
+	4,  // 10: llmrouter.config.v1.Config.cache:type_name -> llmrouter.config.v1.Cache
+	5,  // 11: llmrouter.config.v1.Config.redis:type_name -> llmrouter.config.v1.Redis
+	1,  // 12: llmrouter.config.v1.Config.limits:type_name -> llmrouter.config.v1.Limits
+	25, // 13: llmrouter.config.v1.Limits.models:type_name -> llmrouter.config.v1.Limits.ModelsEntry
+	26, // 14: llmrouter.config.v1.Limits.teams:type_name -> llmrouter.config.v1.Limits.TeamsEntry
+	27, // 15: llmrouter.config.v1.Limits.backend_max_parallel:type_name -> llmrouter.config.v1.Limits.BackendMaxParallelEntry
+	29, // 16: llmrouter.config.v1.Limits.queue_max_wait:type_name -> google.protobuf.Duration
+	29, // 17: llmrouter.config.v1.Cache.ttl:type_name -> google.protobuf.Duration
+	8,  // 18: llmrouter.config.v1.Admin.tokens:type_name -> llmrouter.config.v1.AdminToken
+	29, // 19: llmrouter.config.v1.Admin.rotation_grace:type_name -> google.protobuf.Duration
+	29, // 20: llmrouter.config.v1.JWT.clock_skew:type_name -> google.protobuf.Duration
+	29, // 21: llmrouter.config.v1.Server.drain_timeout:type_name -> google.protobuf.Duration
+	28, // 22: llmrouter.config.v1.Provider.headers:type_name -> llmrouter.config.v1.Provider.HeadersEntry
+	14, // 23: llmrouter.config.v1.Provider.timeouts:type_name -> llmrouter.config.v1.Timeouts
+	15, // 24: llmrouter.config.v1.Provider.azure:type_name -> llmrouter.config.v1.Azure
+	16, // 25: llmrouter.config.v1.Provider.aws:type_name -> llmrouter.config.v1.AWS
+	17, // 26: llmrouter.config.v1.Provider.gcp:type_name -> llmrouter.config.v1.GCP
+	18, // 27: llmrouter.config.v1.Provider.anthropic:type_name -> llmrouter.config.v1.Anthropic
+	29, // 28: llmrouter.config.v1.Timeouts.connect:type_name -> google.protobuf.Duration
+	29, // 29: llmrouter.config.v1.Timeouts.first_byte:type_name -> google.protobuf.Duration
+	29, // 30: llmrouter.config.v1.Timeouts.total:type_name -> google.protobuf.Duration
+	29, // 31: llmrouter.config.v1.Timeouts.stream_idle:type_name -> google.protobuf.Duration
+	20, // 32: llmrouter.config.v1.Model.backends:type_name -> llmrouter.config.v1.Backend
+	22, // 33: llmrouter.config.v1.Auth.keys:type_name -> llmrouter.config.v1.StaticKey
+	11, // 34: llmrouter.config.v1.Auth.jwt:type_name -> llmrouter.config.v1.JWT
+	2,  // 35: llmrouter.config.v1.Limits.ModelsEntry.value:type_name -> llmrouter.config.v1.RateLimit
+	3,  // 36: llmrouter.config.v1.Limits.TeamsEntry.value:type_name -> llmrouter.config.v1.TeamLimit
+	30, // 37: llmrouter.config.v1.secret:extendee -> google.protobuf.FieldOptions
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	37, // [37:38] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_llmrouter_config_v1_config_proto_init() }
@@ -1907,7 +2261,7 @@ func file_llmrouter_config_v1_config_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_llmrouter_config_v1_config_proto_rawDesc), len(file_llmrouter_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   29,
 			NumExtensions: 1,
 			NumServices:   0,
 		},
