@@ -57,7 +57,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "llm-router bench: %v\n", err)
 		return 1
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	var floorConn *grpc.ClientConn
 	if *floor {
 		fa, stop, err := startNoop()
@@ -70,7 +70,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintf(stderr, "llm-router bench: %v\n", err)
 			return 1
 		}
-		defer floorConn.Close()
+		defer func() { _ = floorConn.Close() }()
 	}
 	scenarios := []struct {
 		name string

@@ -82,7 +82,7 @@ func TestKeysAgainstAdminAPI(t *testing.T) {
 	ctx := context.Background()
 	ks, err := keystore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "keys.db"), keystore.Options{})
 	require.NoError(t, err)
-	defer ks.Close()
+	defer func() { require.NoError(t, ks.Close()) }()
 	sum := sha256.Sum256([]byte("tok"))
 	srv, err := admin.New(admin.Options{Keys: ks, Tokens: []admin.Token{{ID: "t", SHA256: sum}}})
 	require.NoError(t, err)

@@ -80,7 +80,7 @@ func (c Chain) Authenticate(ctx context.Context, credential string) (*Identity, 
 	if credential == "" {
 		return nil, ErrMissing
 	}
-	var last error = ErrInvalid
+	last := ErrInvalid
 	for _, a := range c {
 		id, err := a.Authenticate(ctx, credential)
 		if err == nil {

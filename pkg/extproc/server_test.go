@@ -234,7 +234,7 @@ func TestDrainRefusesNewStreamsAndReportsHealth(t *testing.T) {
 	require.Equal(t, codes.Unavailable, status.Code(err))
 
 	require.NoError(t, inflight.CloseSend())
-	<-ex.closed
+	require.NoError(t, <-ex.closed)
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel2()
 	require.True(t, srv.Drain(ctx2))

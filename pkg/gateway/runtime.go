@@ -175,7 +175,7 @@ func (rt *Runtime) Models() []*Model { return rt.ordered }
 func DefaultBackendName(providerName, model string) string {
 	b := []byte(providerName + "." + model)
 	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '.' && c != '_' && c != '-' {
 			b[i] = '-'
 		}
 	}
