@@ -14,8 +14,30 @@ import (
 	"github.com/llm-router/llm-router/pkg/auth"
 	"github.com/llm-router/llm-router/pkg/bench"
 	"github.com/llm-router/llm-router/pkg/config"
+	"github.com/llm-router/llm-router/pkg/gateway"
 	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
 )
+
+// benchConfig is one OpenAI-compatible backend (never contacted) and one key.
+func benchConfig() *configv1.Config {
+	h := auth.HashSecret(key)
+	cfg := &configv1.Config{
+		Providers: []*configv1.Provider{{Name: "bench", Kind: "openai", BaseUrl: "http://127.0.0.1:9", ApiKey: "sk-bench"}},
+		Models:    []*configv1.Model{{Name: "bench", Backends: []*configv1.Backend{{Provider: "bench", Model: "gpt-4o-mini"}}}},
+		Auth:      &configv1.Auth{Keys: []*configv1.StaticKey{{Id: "bench", Sha256: hex.EncodeToString(h[:])}}},
+	}
+	config.ApplyDefaults(cfg)
+	return cfg
+}
+
+// startComponents builds the gateway the way `serve` does.
+func startComponents(b *testing.B) *gateway.Gateway {
+	c, err := app.Build(benchConfig(), app.BuildOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c.Gateway
+}
 
 // startProcessor serves the gateway (or, with noop, the no-op floor) on loopback.
 func startProcessor(b *testing.B, noop bool) extprocv3.ExternalProcessorClient {
@@ -24,14 +46,7 @@ func startProcessor(b *testing.B, noop bool) extprocv3.ExternalProcessorClient {
 	if noop {
 		extprocv3.RegisterExternalProcessorServer(g, bench.NoopProcessor{})
 	} else {
-		h := auth.HashSecret(key)
-		cfg := &configv1.Config{
-			Providers: []*configv1.Provider{{Name: "bench", Kind: "openai", BaseUrl: "http://127.0.0.1:9", ApiKey: "sk-bench"}},
-			Models:    []*configv1.Model{{Name: "bench", Backends: []*configv1.Backend{{Provider: "bench", Model: "gpt-4o-mini"}}}},
-			Auth:      &configv1.Auth{Keys: []*configv1.StaticKey{{Id: "bench", Sha256: hex.EncodeToString(h[:])}}},
-		}
-		config.ApplyDefaults(cfg)
-		c, err := app.Build(cfg, app.BuildOptions{})
+		c, err := app.Build(benchConfig(), app.BuildOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/llm-router/llm-router/pkg/canonical"
 	"github.com/llm-router/llm-router/pkg/extproc"
-	"github.com/llm-router/llm-router/pkg/jsonscan"
 	"github.com/llm-router/llm-router/pkg/limits"
 )
 
@@ -17,7 +16,7 @@ func (x *routerExchange) admit(ctx context.Context, b *Backend) (extproc.Reply, 
 	if x.g.limiter == nil {
 		return extproc.Reply{}, true
 	}
-	req := &limits.Request{Model: x.model.Name, Backend: b.Name, EstimatedTokens: estimateTokens(x.body)}
+	req := &limits.Request{Model: x.model.Name, Backend: b.Name, EstimatedTokens: int64(len(x.body)/4) + x.maxTokens}
 	if id := x.identity; id != nil {
 		req.KeyID, req.Team, req.Priority, req.Key, req.Budget = id.KeyID, id.Team, id.Priority, id.Limits, id.Budget
 	}
@@ -63,26 +62,14 @@ func (x *routerExchange) settle(tokens int64, cost float64) {
 	t.Done(context.Background(), tokens, cost)
 }
 
-// estimateTokens is the tokens a request may use before its real usage is known: the
-// input (about four bytes a token for JSON chat bodies) plus the output cap the caller
-// set, if any. It is reconciled with the provider's figures when the response ends.
-func estimateTokens(body []byte) int64 {
-	n := int64(len(body) / 4)
-	_ = jsonscan.Fields(body, func(key string, v []byte) {
-		if key != "max_tokens" && key != "max_completion_tokens" && key != "max_output_tokens" {
-			return
+// parseUint decodes a non-negative JSON integer, or 0 for anything else.
+func parseUint(v []byte) int64 {
+	var m int64
+	for _, c := range v {
+		if c < '0' || c > '9' || m > 1<<40 {
+			return 0
 		}
-		var m int64
-		for _, c := range v {
-			if c < '0' || c > '9' {
-				return
-			}
-			m = m*10 + int64(c-'0')
-			if m > 1<<40 {
-				return
-			}
-		}
-		n += m
-	})
-	return n
+		m = m*10 + int64(c-'0')
+	}
+	return m
 }

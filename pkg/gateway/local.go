@@ -187,24 +187,26 @@ func (x *routerExchange) Close(ctx context.Context, err error) {
 	if x.endpoint == epUnknown && s.Status == 0 {
 		return
 	}
-	x.g.log.Info("request",
-		zap.String("request_id", s.RequestID),
-		zap.String("key_id", s.KeyID),
-		zap.String("endpoint", s.Endpoint),
-		zap.String("model", s.Model),
-		zap.String("backend", s.Backend),
-		zap.Int("status", s.Status),
-		zap.String("error_type", s.ErrorType),
-		zap.Bool("stream", s.Stream),
-		zap.Int("input_tokens", s.Usage.InputTokens),
-		zap.Int("output_tokens", s.Usage.OutputTokens),
-		zap.Bool("tokens_estimated", s.Usage.Estimated),
-		zap.Float64("cost_usd", s.CostUSD),
-		zap.String("cache", s.CacheStatus),
-		zap.Duration("duration", s.Duration),
-		zap.Duration("ttfb", s.TimeToFirstByte),
-		zap.Duration("processing", s.Processing),
-	)
+	if ce := x.g.log.Check(zap.InfoLevel, "request"); ce != nil {
+		ce.Write(
+			zap.String("request_id", s.RequestID),
+			zap.String("key_id", s.KeyID),
+			zap.String("endpoint", s.Endpoint),
+			zap.String("model", s.Model),
+			zap.String("backend", s.Backend),
+			zap.Int("status", s.Status),
+			zap.String("error_type", s.ErrorType),
+			zap.Bool("stream", s.Stream),
+			zap.Int("input_tokens", s.Usage.InputTokens),
+			zap.Int("output_tokens", s.Usage.OutputTokens),
+			zap.Bool("tokens_estimated", s.Usage.Estimated),
+			zap.Float64("cost_usd", s.CostUSD),
+			zap.String("cache", s.CacheStatus),
+			zap.Duration("duration", s.Duration),
+			zap.Duration("ttfb", s.TimeToFirstByte),
+			zap.Duration("processing", s.Processing),
+		)
+	}
 	for _, o := range x.g.observers {
 		o.Observe(ctx, s)
 	}

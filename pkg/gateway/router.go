@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -61,13 +62,15 @@ type routerExchange struct {
 	start time.Time
 	spent time.Duration // time inside the processor
 
-	reqID      string
-	reqHdr     extproc.Headers // request headers (cache-control)
-	endpoint   endpoint
-	front      provider.Frontend
-	identity   *auth.Identity
-	model      *Model
-	stream     bool
+	reqID    string
+	reqHdr   extproc.Headers // request headers (cache-control)
+	endpoint endpoint
+	front    provider.Frontend
+	identity *auth.Identity
+	model    *Model
+	stream   bool
+	// maxTokens is the caller's output cap (0 when unset), for the limiter's estimate.
+	maxTokens  int64
 	body       []byte // caller's original body (kept for the upstream filter)
 	canon      *canonical.Request
 	embed      *canonical.EmbeddingRequest
@@ -205,6 +208,8 @@ func (x *routerExchange) RequestBody(ctx context.Context, body []byte, eos bool)
 			modelName, sawModel = jsonscan.String(v)
 		case "stream":
 			x.stream, _ = jsonscan.Bool(v)
+		case "max_tokens", "max_completion_tokens", "max_output_tokens":
+			x.maxTokens = parseUint(v)
 		}
 	})
 	if err != nil {
@@ -268,9 +273,12 @@ func (x *routerExchange) RequestBody(ctx context.Context, body []byte, eos bool)
 		}
 		x.attempt.Store(info)
 		applyUpstream(&reply, up)
-		reply.ReplaceBody = true
-		reply.Body = up.Body
-		reply.Headers.AddSet("content-length", strconv.Itoa(len(up.Body)))
+		// An unchanged body (same model name, nothing injected) is not sent back.
+		if !bytes.Equal(up.Body, body) {
+			reply.ReplaceBody = true
+			reply.Body = up.Body
+			reply.Headers.AddSet("content-length", strconv.Itoa(len(up.Body)))
+		}
 	}
 	reply.Metadata = x.requestMetadata(b)
 	return reply
