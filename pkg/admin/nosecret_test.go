@@ -131,7 +131,7 @@ func TestNoSecretInLogsOrMetrics(t *testing.T) {
 	req.Header.Set("x-api-key", almost)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 
 	require.NoError(t, writer.Close(ctx))
 	require.NoError(t, broken.Close(ctx))

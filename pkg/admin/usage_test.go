@@ -162,7 +162,7 @@ func TestGRPC(t *testing.T) {
 	defer gs.Stop()
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	cl := adminv1.NewAdminServiceClient(conn)
 
 	_, err = cl.ListKeys(context.Background(), &adminv1.ListKeysRequest{})

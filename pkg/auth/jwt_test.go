@@ -44,8 +44,6 @@ func testRSA(t testing.TB) (*rsa.PrivateKey, *rsa.PrivateKey) {
 
 func enc(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
-func pad(b []byte, n int) []byte { return append(make([]byte, n-len(b)), b...) }
-
 // jwkOf renders a public key as a JWK map.
 func jwkOf(kid, alg string, pub crypto.PublicKey) map[string]any {
 	m := map[string]any{"kid": kid, "use": "sig"}
@@ -56,9 +54,14 @@ func jwkOf(kid, alg string, pub crypto.PublicKey) map[string]any {
 	case *rsa.PublicKey:
 		m["kty"], m["n"], m["e"] = "RSA", enc(p.N.Bytes()), enc(big.NewInt(int64(p.E)).Bytes())
 	case *ecdsa.PublicKey:
-		size := (p.Curve.Params().BitSize + 7) / 8
+		// The uncompressed point 0x04 || X || Y, each coordinate as long as the field.
+		b, err := p.Bytes()
+		if err != nil {
+			panic(err) // the tests only render keys they generated on supported curves
+		}
+		size := (len(b) - 1) / 2
 		m["kty"], m["crv"] = "EC", p.Curve.Params().Name
-		m["x"], m["y"] = enc(pad(p.X.Bytes(), size)), enc(pad(p.Y.Bytes(), size))
+		m["x"], m["y"] = enc(b[1:1+size]), enc(b[1+size:])
 	case ed25519.PublicKey:
 		m["kty"], m["crv"], m["x"] = "OKP", "Ed25519", enc(p)
 	}
@@ -73,11 +76,10 @@ func jwksJSON(keys ...map[string]any) []byte {
 // jwksServer serves a JWKS on loopback; set replaces the document.
 type jwksServer struct {
 	*httptest.Server
-	mu    sync.Mutex
-	doc   []byte
-	code  int
-	hits  atomic.Int64
-	paths []string
+	mu   sync.Mutex
+	doc  []byte
+	code int
+	hits atomic.Int64
 }
 
 func newJWKSServer(t *testing.T, doc []byte) *jwksServer {

@@ -152,7 +152,7 @@ func TestRedisErrors(t *testing.T) {
 func TestRedisUnreachable(t *testing.T) {
 	// A closed port: every operation fails with a wrapped error, counted per operation.
 	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
-	defer client.Close()
+	defer func() { _ = client.Close() }()
 	m, err := NewMetrics(nil)
 	require.NoError(t, err)
 	c, err := NewRedis(RedisOptions{Client: client, Metrics: m})

@@ -108,9 +108,8 @@ func trailerMap(t http.Header) hmap {
 }
 
 type httpDownstream struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	trailer bool
+	w  http.ResponseWriter
+	rc *http.ResponseController
 }
 
 func (d *httpDownstream) writeHeader(status int, h hmap) {

@@ -28,7 +28,7 @@ import (
 func TestItem18_ProcessorUnreachable(t *testing.T) {
 	conn, err := grpc.NewClient(strings.TrimPrefix(closedAddr(t), "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	for _, tc := range []struct {
 		name   string
 		open   bool
@@ -220,20 +220,22 @@ func TestLocalReplyFormatting(t *testing.T) {
 
 func TestMatchers(t *testing.T) {
 	h := hmap{{"x-a", "hello"}, {"x-n", "15"}}
+	// The deprecated specifiers (exact, prefix, suffix, contains, safe_regex) are still honoured
+	// by Envoy, so the emulator supports them and this test covers them: SA1019 does not apply.
 	for _, tc := range []struct {
 		m    *routev3.HeaderMatcher
 		want bool
 	}{
-		{&routev3.HeaderMatcher{Name: "x-a", HeaderMatchSpecifier: &routev3.HeaderMatcher_ExactMatch{ExactMatch: "hello"}}, true},
-		{&routev3.HeaderMatcher{Name: "x-a", HeaderMatchSpecifier: &routev3.HeaderMatcher_PrefixMatch{PrefixMatch: "he"}}, true},
-		{&routev3.HeaderMatcher{Name: "x-a", HeaderMatchSpecifier: &routev3.HeaderMatcher_SuffixMatch{SuffixMatch: "lo"}}, true},
-		{&routev3.HeaderMatcher{Name: "x-a", HeaderMatchSpecifier: &routev3.HeaderMatcher_ContainsMatch{ContainsMatch: "ell"}}, true},
-		{&routev3.HeaderMatcher{Name: "x-a", HeaderMatchSpecifier: &routev3.HeaderMatcher_SafeRegexMatch{SafeRegexMatch: &matcherv3.RegexMatcher{Regex: "h.*o"}}}, true},
+		{&routev3.HeaderMatcher{Name: "x-a", HeaderMatchSpecifier: &routev3.HeaderMatcher_ExactMatch{ExactMatch: "hello"}}, true},                                        //nolint:staticcheck // SA1019, see above.
+		{&routev3.HeaderMatcher{Name: "x-a", HeaderMatchSpecifier: &routev3.HeaderMatcher_PrefixMatch{PrefixMatch: "he"}}, true},                                         //nolint:staticcheck // SA1019, see above.
+		{&routev3.HeaderMatcher{Name: "x-a", HeaderMatchSpecifier: &routev3.HeaderMatcher_SuffixMatch{SuffixMatch: "lo"}}, true},                                         //nolint:staticcheck // SA1019, see above.
+		{&routev3.HeaderMatcher{Name: "x-a", HeaderMatchSpecifier: &routev3.HeaderMatcher_ContainsMatch{ContainsMatch: "ell"}}, true},                                    //nolint:staticcheck // SA1019, see above.
+		{&routev3.HeaderMatcher{Name: "x-a", HeaderMatchSpecifier: &routev3.HeaderMatcher_SafeRegexMatch{SafeRegexMatch: &matcherv3.RegexMatcher{Regex: "h.*o"}}}, true}, //nolint:staticcheck // SA1019, see above.
 		{&routev3.HeaderMatcher{Name: "x-n", HeaderMatchSpecifier: &routev3.HeaderMatcher_RangeMatch{RangeMatch: &typev3.Int64Range{Start: 10, End: 20}}}, true},
 		{&routev3.HeaderMatcher{Name: "x-z", HeaderMatchSpecifier: &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}}, false},
 		{&routev3.HeaderMatcher{Name: "x-z", HeaderMatchSpecifier: &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}, InvertMatch: true}, true},
-		{&routev3.HeaderMatcher{Name: "x-a", HeaderMatchSpecifier: &routev3.HeaderMatcher_ExactMatch{ExactMatch: "hello"}, InvertMatch: true}, false},
-		{&routev3.HeaderMatcher{Name: "x-z", HeaderMatchSpecifier: &routev3.HeaderMatcher_ExactMatch{ExactMatch: ""}, TreatMissingHeaderAsEmpty: true}, true},
+		{&routev3.HeaderMatcher{Name: "x-a", HeaderMatchSpecifier: &routev3.HeaderMatcher_ExactMatch{ExactMatch: "hello"}, InvertMatch: true}, false},         //nolint:staticcheck // SA1019, see above.
+		{&routev3.HeaderMatcher{Name: "x-z", HeaderMatchSpecifier: &routev3.HeaderMatcher_ExactMatch{ExactMatch: ""}, TreatMissingHeaderAsEmpty: true}, true}, //nolint:staticcheck // SA1019, see above.
 		{&routev3.HeaderMatcher{Name: "x-a"}, true},
 		{&routev3.HeaderMatcher{Name: "x-a", HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Suffix{Suffix: "LLO"}, IgnoreCase: true}}}, true},
 		{&routev3.HeaderMatcher{Name: "x-a", HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Contains{Contains: "zz"}}}}, false},
@@ -243,7 +245,7 @@ func TestMatchers(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tc.want, m(h), "%v", tc.m)
 	}
-	_, err := compileHeaderMatcher(&routev3.HeaderMatcher{Name: "x", HeaderMatchSpecifier: &routev3.HeaderMatcher_SafeRegexMatch{SafeRegexMatch: &matcherv3.RegexMatcher{Regex: "("}}})
+	_, err := compileHeaderMatcher(&routev3.HeaderMatcher{Name: "x", HeaderMatchSpecifier: &routev3.HeaderMatcher_SafeRegexMatch{SafeRegexMatch: &matcherv3.RegexMatcher{Regex: "("}}}) //nolint:staticcheck // SA1019, see above.
 	require.Error(t, err)
 	_, err = compileStringMatcher(&matcherv3.StringMatcher{})
 	require.Error(t, err)

@@ -20,7 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -32,16 +31,14 @@ type fakeProc struct {
 	mu      sync.Mutex
 	handler func(ps *procStream) error
 	streams []*procStream
-	newS    chan *procStream
 }
 
 // procStream is the server side of one Process stream.
 type procStream struct {
-	t      testing.TB
-	ss     extprocsvc.ExternalProcessor_ProcessServer
-	in     chan *extprocsvc.ProcessingRequest
-	ended  chan struct{}
-	endErr error
+	t     testing.TB
+	ss    extprocsvc.ExternalProcessor_ProcessServer
+	in    chan *extprocsvc.ProcessingRequest
+	ended chan struct{}
 	// canceled reports that the client reset the stream (context cancelled while the
 	// handler was still running), as Envoy's close+reset does (item 10).
 	canceled bool
@@ -52,7 +49,7 @@ type procStream struct {
 func newFakeProc(t testing.TB, h func(ps *procStream) error) *fakeProc {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	fp := &fakeProc{t: t, handler: h, newS: make(chan *procStream, 1000)}
+	fp := &fakeProc{t: t, handler: h}
 	srv := grpc.NewServer()
 	extprocsvc.RegisterExternalProcessorServer(srv, fp)
 	go func() { _ = srv.Serve(lis) }()
@@ -80,15 +77,10 @@ func (fp *fakeProc) Process(ss extprocsvc.ExternalProcessor_ProcessServer) error
 	}
 	h := fp.handler
 	fp.mu.Unlock()
-	select {
-	case fp.newS <- ps:
-	default:
-	}
 	go func() {
 		for {
 			m, err := ss.Recv()
 			if err != nil {
-				ps.endErr = err
 				select {
 				case <-ss.Context().Done():
 					ps.canceled = true
@@ -116,17 +108,6 @@ func (fp *fakeProc) allStreams() []*procStream {
 	return append([]*procStream(nil), fp.streams...)
 }
 
-// nextStream waits for the next stream to start.
-func (fp *fakeProc) nextStream() *procStream {
-	select {
-	case ps := <-fp.newS:
-		return ps
-	case <-time.After(5 * time.Second):
-		fp.t.Errorf("no ext_proc stream started")
-		return nil
-	}
-}
-
 // recv returns the next message, or nil when the stream ended or nothing came within 5s.
 func (ps *procStream) recv() *extprocsvc.ProcessingRequest {
 	select {
@@ -143,14 +124,12 @@ func (ps *procStream) recv() *extprocsvc.ProcessingRequest {
 
 func (ps *procStream) send(r *extprocsvc.ProcessingResponse) { _ = ps.ss.Send(r) }
 
-// waitEnd waits for the client side to end the stream and returns how it ended.
-func (ps *procStream) waitEnd() error {
+// waitEnd waits for the client side to end the stream; how it ended is recorded in canceled.
+func (ps *procStream) waitEnd() {
 	select {
 	case <-ps.ended:
-		return ps.endErr
 	case <-time.After(5 * time.Second):
 		ps.t.Errorf("fake processor: stream did not end")
-		return nil
 	}
 }
 
@@ -272,13 +251,6 @@ func headerValue(hm *corev3.HeaderMap, k string) (string, bool) {
 	return "", false
 }
 
-func reqHdrs(m *extprocsvc.ProcessingRequest) *corev3.HeaderMap {
-	if h := m.GetRequestHeaders(); h != nil {
-		return h.GetHeaders()
-	}
-	return m.GetResponseHeaders().GetHeaders()
-}
-
 // ---- fixtures ----
 
 func grpcService() *corev3.GrpcService {
@@ -393,8 +365,6 @@ func do(t testing.TB, e *Envoy, req *Request) *Response {
 func post(body string) *Request {
 	return &Request{Method: "POST", Path: "/v1/chat/completions", Header: http.Header{"Content-Type": {"application/json"}, "Content-Length": {itoa(len(body))}}, Body: strings.NewReader(body)}
 }
-
-func grpcCode(err error) string { return status.Code(err).String() }
 
 // checkNoLeak fails if goroutines started during the test are still running.
 func checkNoLeak(t *testing.T) {

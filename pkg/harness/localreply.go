@@ -230,7 +230,7 @@ func compileBodyFormat(s *corev3.SubstitutionFormatString) (*bodyFormatter, erro
 	var err error
 	switch f := s.GetFormat().(type) {
 	case *corev3.SubstitutionFormatString_TextFormat:
-		bf.text, err = parseFormat(f.TextFormat)
+		bf.text, err = parseFormat(f.TextFormat) //nolint:staticcheck // SA1019: Envoy still honours this deprecated field, so the emulator must too.
 	case *corev3.SubstitutionFormatString_TextFormatSource:
 		var src string
 		if src, err = dataSource(f.TextFormatSource); err == nil {
@@ -481,8 +481,8 @@ func (bf *bodyFormatter) jsonValue(v *structpb.Value, c *lrContext) any {
 // deprecated append BoolValue wins when set, otherwise append_action (default
 // APPEND_IF_EXISTS_OR_ADD).
 func applyHeaderValueOption(h *hmap, hv *corev3.HeaderValueOption, k, v string) {
-	if hv.GetAppend() != nil {
-		if hv.GetAppend().GetValue() {
+	if a := hv.GetAppend(); a != nil { //nolint:staticcheck // SA1019: Envoy still honours this deprecated field, so the emulator must too.
+		if a.GetValue() {
 			h.add(k, v)
 		} else {
 			h.set(k, v)

@@ -42,8 +42,9 @@ func TestLocalReplyConfig(t *testing.T) {
 				StatusCode:   wrapperspb.UInt32(410),
 				Body:         &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: "gone"}},
 				HeadersToAdd: []*corev3.HeaderValueOption{{Header: &corev3.HeaderValue{Key: "x-mapped", Value: "1"}}},
+				// text_format is deprecated but still honoured by Envoy, so the emulator supports it.
 				BodyFormatOverride: &corev3.SubstitutionFormatString{Format: &corev3.SubstitutionFormatString_TextFormat{
-					TextFormat: "%RESPONSE_CODE% %LOCAL_REPLY_BODY% %RESPONSE_CODE_DETAILS% %REQ(x-missing)% 100%%"}},
+					TextFormat: "%RESPONSE_CODE% %LOCAL_REPLY_BODY% %RESPONSE_CODE_DETAILS% %REQ(x-missing)% 100%%"}}, //nolint:staticcheck // SA1019, see above.
 			},
 			{
 				Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_OrFilter{OrFilter: &accesslogv3.OrFilter{Filters: []*accesslogv3.AccessLogFilter{
@@ -80,8 +81,9 @@ func TestLocalReplyConfigErrors(t *testing.T) {
 		name string
 		cfg  *hcmv3.LocalReplyConfig
 	}{
-		{"unknown command", &hcmv3.LocalReplyConfig{BodyFormat: &corev3.SubstitutionFormatString{Format: &corev3.SubstitutionFormatString_TextFormat{TextFormat: "%NOPE%"}}}},
-		{"unterminated", &hcmv3.LocalReplyConfig{BodyFormat: &corev3.SubstitutionFormatString{Format: &corev3.SubstitutionFormatString_TextFormat{TextFormat: "%REQ(x)"}}}},
+		// text_format is deprecated but still honoured by Envoy: its errors are emulated too.
+		{"unknown command", &hcmv3.LocalReplyConfig{BodyFormat: &corev3.SubstitutionFormatString{Format: &corev3.SubstitutionFormatString_TextFormat{TextFormat: "%NOPE%"}}}}, //nolint:staticcheck // SA1019, see above.
+		{"unterminated", &hcmv3.LocalReplyConfig{BodyFormat: &corev3.SubstitutionFormatString{Format: &corev3.SubstitutionFormatString_TextFormat{TextFormat: "%REQ(x)"}}}},   //nolint:staticcheck // SA1019, see above.
 		{"unsupported filter", &hcmv3.LocalReplyConfig{Mappers: []*hcmv3.ResponseMapper{{Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_TraceableFilter{TraceableFilter: &accesslogv3.TraceableFilter{}}}, StatusCode: wrapperspb.UInt32(400)}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -89,18 +89,18 @@ func compileHeaderMatcher(m *routev3.HeaderMatcher) (headerMatcher, error) {
 	case nil:
 		match = func(string) bool { return true }
 	case *routev3.HeaderMatcher_ExactMatch:
-		match = func(v string) bool { return v == p.ExactMatch }
+		match = func(v string) bool { return v == p.ExactMatch } //nolint:staticcheck // SA1019: Envoy still honours this deprecated field, so the emulator must too.
 	case *routev3.HeaderMatcher_PrefixMatch:
-		match = func(v string) bool { return strings.HasPrefix(v, p.PrefixMatch) }
+		match = func(v string) bool { return strings.HasPrefix(v, p.PrefixMatch) } //nolint:staticcheck // SA1019: Envoy still honours this deprecated field, so the emulator must too.
 	case *routev3.HeaderMatcher_SuffixMatch:
-		match = func(v string) bool { return strings.HasSuffix(v, p.SuffixMatch) }
+		match = func(v string) bool { return strings.HasSuffix(v, p.SuffixMatch) } //nolint:staticcheck // SA1019: Envoy still honours this deprecated field, so the emulator must too.
 	case *routev3.HeaderMatcher_ContainsMatch:
-		match = func(v string) bool { return strings.Contains(v, p.ContainsMatch) }
+		match = func(v string) bool { return strings.Contains(v, p.ContainsMatch) } //nolint:staticcheck // SA1019: Envoy still honours this deprecated field, so the emulator must too.
 	case *routev3.HeaderMatcher_PresentMatch:
 		present := p.PresentMatch
 		return func(h hmap) bool { return h.has(name) == present != m.GetInvertMatch() }, nil
 	case *routev3.HeaderMatcher_SafeRegexMatch:
-		re, err := compileRegex(p.SafeRegexMatch)
+		re, err := compileRegex(p.SafeRegexMatch) //nolint:staticcheck // SA1019: Envoy still honours this deprecated field, so the emulator must too.
 		if err != nil {
 			return nil, err
 		}

@@ -165,7 +165,8 @@ func applyHeaderMutations(mut *extprocsvc.HeaderMutation, h *hmap, replacing, dr
 		if dropContentLength && k == "content-length" {
 			continue
 		}
-		appendMode := sh.GetAppend().GetValue() // append_action is ignored (item 34)
+		// append_action is ignored (item 34): Envoy's ext_proc reads only the deprecated append.
+		appendMode := sh.GetAppend().GetValue() //nolint:staticcheck // SA1019: see above; the emulator must match Envoy.
 		op := opSet
 		if appendMode && h.has(k) {
 			op = opAppend

@@ -16,7 +16,7 @@ import (
 func hvo(k, raw string, appendV *bool) *corev3.HeaderValueOption {
 	o := &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: k, RawValue: []byte(raw)}}
 	if appendV != nil {
-		o.Append = wrapperspb.Bool(*appendV)
+		o.Append = wrapperspb.Bool(*appendV) //nolint:staticcheck // SA1019: the test covers the deprecated field, which Envoy still honours.
 	}
 	return o
 }

@@ -610,7 +610,7 @@ func (a *attempt) send() {
 		defer s.wg.Done()
 		resp, err := tr.RoundTrip(req)
 		if !s.post(func() { a.onResponse(resp, err) }) && resp != nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 		}
 	}()
 }
@@ -619,7 +619,7 @@ func (a *attempt) onResponse(resp *http.Response, err error) {
 	r, s := a.r, a.r.s
 	if a.aborted || s.finished {
 		if resp != nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 		}
 		return
 	}
@@ -635,7 +635,7 @@ func (a *attempt) onResponse(resp *http.Response, err error) {
 		in = &a.uf.enc
 	}
 	if eos {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	} else {
 		a.src = newBodySource(s, resp.Body, func() hmap {
 			var t hmap
@@ -655,7 +655,7 @@ func (a *attempt) onResponse(resp *http.Response, err error) {
 	in.onHeaders(&h, eos)
 	if !eos {
 		if a.aborted || s.finished {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			return
 		}
 		a.src.start()

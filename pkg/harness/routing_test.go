@@ -285,7 +285,7 @@ func TestRetryExhaustion(t *testing.T) {
 	t.Run("reset before headers without retry policy", func(t *testing.T) {
 		u := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 			conn, _, _ := w.(http.Hijacker).Hijack()
-			conn.Close()
+			_ = conn.Close()
 		})
 		e := harnessFor(t, nil, nil, u)
 		resp := do(t, e, &Request{Method: "GET"})

@@ -73,7 +73,7 @@ func TestServeHTTP_FastStreamsNeverTruncated(t *testing.T) {
 				errs <- err
 				return
 			}
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }()
 			b, err := io.ReadAll(resp.Body)
 			if err != nil {
 				errs <- err
@@ -107,7 +107,7 @@ func TestServeHTTP_FlushesEachChunk(t *testing.T) {
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/stream")
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	br := bufio.NewReader(resp.Body)
 	line, err := br.ReadString('\n')
 	require.NoError(t, err)
@@ -126,7 +126,7 @@ func TestServeHTTP_ResetAndBodyFullyRead(t *testing.T) {
 		_, _ = io.WriteString(w, "partial")
 		w.(http.Flusher).Flush()
 		conn, _, _ := w.(http.Hijacker).Hijack()
-		conn.Close()
+		_ = conn.Close()
 	})
 	e := harnessFor(t, nil, nil, u)
 	srv := httptest.NewServer(e)
@@ -135,7 +135,7 @@ func TestServeHTTP_ResetAndBodyFullyRead(t *testing.T) {
 	resp, err := http.Post(srv.URL+"/x", "application/octet-stream", bytes.NewReader(big))
 	require.NoError(t, err)
 	_, err = io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	require.Error(t, err)
 	require.Equal(t, len(big), len(u.requests()[0].body))
 	require.EqualValues(t, 1, e.Stats()["downstream_rq_reset"])
@@ -169,7 +169,7 @@ func TestServeHTTP_ClientDisconnect(t *testing.T) {
 	buf := make([]byte, 64)
 	_, err = resp.Body.Read(buf)
 	require.NoError(t, err)
-	resp.Body.Close() // the client goes away
+	_ = resp.Body.Close() // the client goes away
 	tr.CloseIdleConnections()
 	select {
 	case <-upstreamDone:
@@ -198,7 +198,7 @@ func TestServeHTTP_Trailers(t *testing.T) {
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	require.Equal(t, "body", string(b))
 	require.Equal(t, "42", resp.Trailer.Get("X-Upstream-Sum"))
 }

@@ -425,7 +425,7 @@ func (b *bodySource) loop() {
 	}
 	defer close(b.exited)
 	if b.closer != nil {
-		defer b.closer.Close()
+		defer func() { _ = b.closer.Close() }()
 	}
 	bp := framePool.Get().(*[]byte)
 	defer framePool.Put(bp)

@@ -88,7 +88,7 @@ func TestStoreSuite(t *testing.T) {
 			require.NoError(t, err)
 			rows, err := db.SQL.QueryContext(ctx, db.Rebind("SELECT * FROM api_keys WHERE id = ?"), k.ID)
 			require.NoError(t, err)
-			defer rows.Close()
+			defer func() { _ = rows.Close() }()
 			cols, err := rows.Columns()
 			require.NoError(t, err)
 			require.True(t, rows.Next())

@@ -151,7 +151,7 @@ func BenchmarkRedisAdmit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	ctx := context.Background()
 	keys := benchKeys(1024)
 	req := Request{Team: "team-00", Model: "model-00", Backend: "b", EstimatedTokens: 100, Key: benchLimits, Budget: auth.Budget{USD: 1e9, Period: "day"}}
@@ -186,7 +186,7 @@ func BenchmarkRedisDone(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	ctx := context.Background()
 	keys := benchKeys(1024)
 	req := Request{Team: "team-00", Model: "model-00", Backend: "b", EstimatedTokens: 100, Key: benchLimits, Budget: auth.Budget{USD: 1e9, Period: "day"}}

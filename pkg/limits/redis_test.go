@@ -119,7 +119,7 @@ func TestRedisRoundTrips(t *testing.T) {
 		Backends: map[string]BackendLimits{"b": {MaxParallel: 10}},
 	}})
 	require.NoError(t, err)
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	req := Request{KeyID: "k", Team: "t", Model: "m", Backend: "b", EstimatedTokens: 100,
 		Key: auth.Limits{RequestsPerMinute: 1000, TokensPerMinute: 1e5, MaxParallel: 5}, Budget: auth.Budget{USD: 1, Period: "month"}}
 	ctx := context.Background()
@@ -147,7 +147,7 @@ func TestRedisServerClock(t *testing.T) {
 	c, _ := testRedis(t)
 	r, err := NewRedis(c, RedisOptions{Prefix: testPrefix(t, c)})
 	require.NoError(t, err)
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	ctx := context.Background()
 	req := Request{KeyID: "k", Key: auth.Limits{RequestsPerMinute: 2}}
 	for i := 0; i < 2; i++ {
@@ -246,7 +246,7 @@ func TestRedisDown(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(string(tc.mode), func(t *testing.T) {
 			c := redis.NewClient(&redis.Options{Addr: closedAddr(t), MaxRetries: -1, DialTimeout: time.Second})
-			defer c.Close()
+			defer func() { _ = c.Close() }()
 			rt := &rtCounter{}
 			c.AddHook(rt)
 			reg := registry()
@@ -254,7 +254,7 @@ func TestRedisDown(t *testing.T) {
 			r, err := NewRedis(c, RedisOptions{FailMode: tc.mode, RetryInterval: time.Hour, Options: Options{
 				Registerer: reg, Logger: zap.New(core), Backends: map[string]BackendLimits{"b": {MaxParallel: 1}}}})
 			require.NoError(t, err)
-			defer r.Close()
+			defer func() { _ = r.Close() }()
 			ctx := context.Background()
 			req := Request{KeyID: "k", Backend: "b", Key: auth.Limits{RequestsPerMinute: 1, MaxParallel: 1}}
 			for i := 0; i < 3; i++ { // over every limit, were they enforced
@@ -298,7 +298,7 @@ func TestRedisDownMidway(t *testing.T) {
 				PollInterval: time.Millisecond, Options: Options{Registerer: reg,
 					Queue: QueueOptions{MaxWait: 10 * time.Second}, Backends: map[string]BackendLimits{"b": {MaxParallel: 1}}}})
 			require.NoError(t, err)
-			defer r.Close()
+			defer func() { _ = r.Close() }()
 			ctx := context.Background()
 			holder, err := r.Admit(ctx, &Request{Backend: "b"})
 			require.NoError(t, err)
@@ -331,7 +331,7 @@ func TestRedisCallerGone(t *testing.T) {
 	reg := registry()
 	r, err := NewRedis(c, RedisOptions{FailMode: FailClosed, Prefix: testPrefix(t, c), Options: Options{Registerer: reg}})
 	require.NoError(t, err)
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err = r.Admit(ctx, &Request{KeyID: "k", Key: auth.Limits{RequestsPerMinute: 5}})
@@ -344,7 +344,7 @@ func TestNewRedisErrors(t *testing.T) {
 	_, err := NewRedis(nil, RedisOptions{})
 	require.ErrorContains(t, err, "nil Redis client")
 	c := redis.NewClient(&redis.Options{Addr: closedAddr(t)})
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	_, err = NewRedis(c, RedisOptions{FailMode: "sideways"})
 	require.ErrorContains(t, err, "fail mode")
 	_, err = NewRedis(c, RedisOptions{Options: Options{Models: map[string]Rate{"m": {RequestsPerMinute: -1}}}})

@@ -20,7 +20,9 @@ func (r *Router) order(strategy, model string, cands []Candidate, info Info, dst
 	var stBuf [maxStackCands]*backend
 	var availBuf [maxStackCands]bool
 	var scoreBuf [maxStackCands]float64
-	st, avail, score := stBuf[:0], availBuf[:0], scoreBuf[:0]
+	var st []*backend
+	var avail []bool
+	var score []float64
 	if n > maxStackCands {
 		st, avail, score = make([]*backend, n), make([]bool, n), make([]float64, n)
 	} else {

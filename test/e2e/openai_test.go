@@ -195,7 +195,7 @@ func TestRawHTTPErrors(t *testing.T) {
 			}
 			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }()
 			var sb strings.Builder
 			_, _ = readBody(&sb, resp)
 			require.Equal(t, tc.wantStatus, resp.StatusCode, sb.String())

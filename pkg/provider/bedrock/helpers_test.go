@@ -68,7 +68,7 @@ func roundTrip(t *testing.T, a *provider.Adapter, up *provider.UpstreamRequest) 
 	req.Header = up.Header.Clone()
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, resp.Header, body

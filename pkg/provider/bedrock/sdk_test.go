@@ -74,7 +74,7 @@ func TestSDKConverseStreamAgainstMock(t *testing.T) {
 	})
 	require.NoError(t, err)
 	stream := out.GetStream()
-	defer stream.Close()
+	defer func() { _ = stream.Close() }()
 	var text, args, stop string
 	var usage *types.TokenUsage
 	for ev := range stream.Events() {

@@ -39,7 +39,7 @@ func send(t *testing.T, base string, up *provider.UpstreamRequest, body []byte) 
 	req.Header = up.Header.Clone()
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header.Get("X-Amzn-Errortype") + " " + string(b)
 }
@@ -229,12 +229,14 @@ func stsMock(t *testing.T, base aws.Credentials, assumed aws.Credentials, calls 
 		}
 		calls.Add(1)
 		w.Header().Set("Content-Type", "text/xml")
-		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>`+
+		if _, err := fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>`+
 			`<AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey><SessionToken>%s</SessionToken>`+
 			`<Expiration>%s</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/bedrock/llm-router</Arn>`+
 			`<AssumedRoleId>AROA:llm-router</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>`+
 			`<ResponseMetadata><RequestId>req</RequestId></ResponseMetadata></AssumeRoleResponse>`,
-			assumed.AccessKeyID, assumed.SecretAccessKey, assumed.SessionToken, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+			assumed.AccessKeyID, assumed.SecretAccessKey, assumed.SessionToken, time.Now().Add(time.Hour).UTC().Format(time.RFC3339)); err != nil {
+			t.Errorf("STS response: %v", err)
+		}
 	}))
 	t.Cleanup(srv.Close)
 	return srv

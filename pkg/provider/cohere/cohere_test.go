@@ -32,7 +32,7 @@ func send(t *testing.T, a *provider.Adapter, up *provider.UpstreamRequest) (int,
 	req.Header = up.Header.Clone()
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, resp.Header, b

@@ -63,7 +63,7 @@ func TestSDKChatStreamAgainstMock(t *testing.T) {
 		Model: "command-a-03-2025", Messages: sdkMessages()[:2], Tools: sdkTools(),
 	})
 	require.NoError(t, err)
-	defer stream.Close()
+	defer func() { _ = stream.Close() }()
 	var plan, args, finish string
 	for {
 		ev, err := stream.Recv()

@@ -50,7 +50,7 @@ func replica(schema string) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	ks, err := keystore.NewSQL(ctx, db, keystore.Options{})
 	if err != nil {
 		return err
@@ -120,7 +120,7 @@ func check(t *testing.T, base, secret string) (int, string) {
 	req.Header.Set("Authorization", "Bearer "+secret)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, strings.TrimSpace(string(body))
 }

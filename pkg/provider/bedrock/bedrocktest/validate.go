@@ -502,7 +502,7 @@ func validateTitan(body []byte, model string) (*TitanEmbedRequest, error) {
 	}
 	v2 := strings.Contains(model, "-v2")
 	if !v2 && (req.Dimensions != nil || req.Normalize != nil || req.EmbeddingTypes != nil) {
-		return nil, fmt.Errorf("Titan Embeddings G1 accepts only inputText")
+		return nil, fmt.Errorf("Titan Embeddings G1 accepts only inputText") //nolint:staticcheck // ST1005: false positive, the string starts with a proper noun (the model's name).
 	}
 	if d := req.Dimensions; d != nil && *d != 256 && *d != 512 && *d != 1024 {
 		return nil, fmt.Errorf("dimensions must be 256, 512 or 1024")

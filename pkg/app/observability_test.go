@@ -1,0 +1,78 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/llm-router/llm-router/pkg/config"
+)
+
+// TestAccessLogAndMetrics drives requests through the local data plane and checks the
+// exact figures in the access log and on /metrics, and that neither the caller's key
+// nor the prompt appears in any log line by default.
+func TestAccessLogAndMetrics(t *testing.T) {
+	const secret = "llmr-observability-secret-key"
+	const prompt = "the quick brown fox jumps over the lazy dog"
+	core, logs := observer.New(zap.DebugLevel)
+	cfg := config.Default(func(string) string { return "" })
+	l, err := StartLocal(cfg, RunOptions{DevKey: secret, Logger: zap.New(core)})
+	require.NoError(t, err)
+	defer l.Close()
+	data := httptest.NewServer(l.Envoy)
+	defer data.Close()
+	admin := httptest.NewServer(l.Processor.AdminHandler())
+	defer admin.Close()
+
+	post := func(body string) int {
+		req, _ := http.NewRequest("POST", data.URL+"/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, 200, post(`{"model":"mock","messages":[{"role":"user","content":"`+prompt+`"}]}`))
+	require.Equal(t, 200, post(`{"model":"mock","stream":true,"messages":[{"role":"user","content":"`+prompt+`"}]}`))
+	require.Equal(t, 429, post(`{"model":"mock","messages":[{"role":"user","content":"mock:error 429"}]}`))
+
+	access := logs.FilterMessage("request").All()
+	require.Len(t, access, 3, "one access line per request")
+	first := access[0].ContextMap()
+	require.Equal(t, "dev", first["key_id"])
+	require.Equal(t, "mock", first["model"])
+	require.Equal(t, "mock.mock", first["backend"])
+	require.EqualValues(t, 200, first["status"])
+	require.EqualValues(t, 9, first["output_tokens"], "the echo of the prompt, counted by the tokenizer")
+	require.EqualValues(t, 16, first["input_tokens"], "9 prompt tokens + OpenAI's per-message overhead (3 + 1 role) + 3 reply priming")
+	require.Equal(t, false, first["tokens_estimated"])
+	second := access[1].ContextMap()
+	require.EqualValues(t, 9, second["output_tokens"], "streamed usage was requested upstream even though the caller did not ask")
+	require.EqualValues(t, 429, access[2].ContextMap()["status"])
+	for _, e := range logs.All() {
+		line := e.Message
+		for k, v := range e.ContextMap() {
+			line += " " + k + "=" + fmt.Sprint(v)
+		}
+		require.NotContains(t, line, secret, "the caller's key never reaches a log line")
+		require.NotContains(t, line, "quick brown fox", "prompts are not logged by default")
+	}
+
+	resp, err := http.Get(admin.URL + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	metrics := string(body)
+	require.Contains(t, metrics, `llm_router_requests_total{backend="mock.mock",endpoint="chat",error_type="",model="mock",status_class="2xx"} 2`)
+	require.Contains(t, metrics, `llm_router_requests_total{backend="mock.mock",endpoint="chat",error_type="rate_limit",model="mock",status_class="4xx"} 1`)
+	require.NotContains(t, metrics, secret)
+	require.Contains(t, metrics, `gen_ai_client_token_usage_sum{gen_ai_operation_name="chat",gen_ai_provider_name="mock",gen_ai_request_model="mock",gen_ai_response_model="mock",gen_ai_token_type="output"} 18`)
+}
