@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -44,9 +45,22 @@ func TestAccessLogAndMetrics(t *testing.T) {
 	require.Equal(t, 200, post(`{"model":"mock","stream":true,"messages":[{"role":"user","content":"`+prompt+`"}]}`))
 	require.Equal(t, 429, post(`{"model":"mock","messages":[{"role":"user","content":"mock:error 429"}]}`))
 
-	access := logs.FilterMessage("request").All()
-	require.Len(t, access, 3, "one access line per request")
-	first := access[0].ContextMap()
+	// The access line is written when Envoy closes the ext_proc stream, which may be
+	// just after the client has its response.
+	require.Eventually(t, func() bool { return logs.FilterMessage("request").Len() == 3 }, 5*time.Second, 5*time.Millisecond, "one access line per request")
+	byKind := map[string]map[string]any{}
+	for _, e := range logs.FilterMessage("request").All() {
+		m := e.ContextMap()
+		switch {
+		case m["status"] == int64(429):
+			byKind["error"] = m
+		case m["stream"] == true:
+			byKind["stream"] = m
+		default:
+			byKind["buffered"] = m
+		}
+	}
+	first := byKind["buffered"]
 	require.Equal(t, "dev", first["key_id"])
 	require.Equal(t, "mock", first["model"])
 	require.Equal(t, "mock.mock", first["backend"])
@@ -54,9 +68,8 @@ func TestAccessLogAndMetrics(t *testing.T) {
 	require.EqualValues(t, 9, first["output_tokens"], "the echo of the prompt, counted by the tokenizer")
 	require.EqualValues(t, 16, first["input_tokens"], "9 prompt tokens + OpenAI's per-message overhead (3 + 1 role) + 3 reply priming")
 	require.Equal(t, false, first["tokens_estimated"])
-	second := access[1].ContextMap()
-	require.EqualValues(t, 9, second["output_tokens"], "streamed usage was requested upstream even though the caller did not ask")
-	require.EqualValues(t, 429, access[2].ContextMap()["status"])
+	require.EqualValues(t, 9, byKind["stream"]["output_tokens"], "streamed usage was requested upstream even though the caller did not ask")
+	require.Equal(t, "rate_limit", byKind["error"]["error_type"])
 	for _, e := range logs.All() {
 		line := e.Message
 		for k, v := range e.ContextMap() {
@@ -66,11 +79,19 @@ func TestAccessLogAndMetrics(t *testing.T) {
 		require.NotContains(t, line, "quick brown fox", "prompts are not logged by default")
 	}
 
-	resp, err := http.Get(admin.URL + "/metrics")
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	metrics := string(body)
+	scrape := func() string {
+		resp, err := http.Get(admin.URL + "/metrics")
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		return string(body)
+	}
+	// Observers run right after the access line; wait for the last one.
+	var metrics string
+	require.Eventually(t, func() bool {
+		metrics = scrape()
+		return strings.Contains(metrics, `status_class="4xx"} 1`) && strings.Contains(metrics, `status_class="2xx"} 2`)
+	}, 5*time.Second, 5*time.Millisecond)
 	require.Contains(t, metrics, `llm_router_requests_total{backend="mock.mock",endpoint="chat",error_type="",model="mock",status_class="2xx"} 2`)
 	require.Contains(t, metrics, `llm_router_requests_total{backend="mock.mock",endpoint="chat",error_type="rate_limit",model="mock",status_class="4xx"} 1`)
 	require.NotContains(t, metrics, secret)
