@@ -29,6 +29,7 @@ import (
 	"github.com/llm-router/llm-router/pkg/provider/all"
 	"github.com/llm-router/llm-router/pkg/routing"
 	"github.com/llm-router/llm-router/pkg/telemetry"
+	"github.com/llm-router/llm-router/pkg/telemetry/tracing"
 	"github.com/llm-router/llm-router/pkg/tokens"
 	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
 )
@@ -77,6 +78,7 @@ type Components struct {
 	// Router holds routing statistics and circuit breakers across reloads.
 	Router *routing.Router
 
+	tracer         *tracing.Provider
 	runtimeOptions gateway.RuntimeOptions
 }
 
@@ -84,6 +86,9 @@ type Components struct {
 func (c *Components) Close(ctx context.Context) {
 	if c.Identity != nil {
 		c.Identity.Close(ctx)
+	}
+	if c.tracer != nil {
+		_ = c.tracer.Shutdown(ctx)
 	}
 }
 
@@ -128,6 +133,19 @@ func Build(cfg *configv1.Config, opts BuildOptions) (*Components, error) {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	observers := append([]gateway.Observer{tm, ident}, opts.Observers...)
+	// Tracing is configured by the standard OTEL_* variables and off by default.
+	tp, err := tracing.NewTracerProvider(ctx, tracing.Options{ServiceVersion: Version})
+	if err != nil {
+		ident.Close(ctx)
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	if tp.Enabled() {
+		kinds := map[string]string{}
+		for _, p := range cfg.GetProviders() {
+			kinds[p.GetName()] = p.GetKind()
+		}
+		observers = append(observers, &telemetry.TraceObserver{Provider: tp, ProviderKinds: kinds})
+	}
 	counter := tokens.NewCounter()
 	respCache, cacheMetrics, err := buildCache(cfg, metrics)
 	if err != nil {
@@ -152,7 +170,7 @@ func Build(cfg *configv1.Config, opts BuildOptions) (*Components, error) {
 		Pricer:       prices,
 		Router:       router,
 	})
-	return &Components{Config: cfg, Registry: reg, Gateway: gw, Tokens: counter, Logger: log, Metrics: metrics, Identity: ident, Router: router, runtimeOptions: ropts}, nil
+	return &Components{Config: cfg, Registry: reg, Gateway: gw, Tokens: counter, Logger: log, Metrics: metrics, Identity: ident, Router: router, tracer: tp, runtimeOptions: ropts}, nil
 }
 
 // buildCache returns the configured response cache (nil when disabled).

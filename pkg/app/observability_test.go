@@ -35,6 +35,7 @@ func TestAccessLogAndMetrics(t *testing.T) {
 	post := func(body string) int {
 		req, _ := http.NewRequest("POST", data.URL+"/v1/chat/completions", strings.NewReader(body))
 		req.Header.Set("authorization", "Bearer "+secret)
+		req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		_, _ = io.Copy(io.Discard, resp.Body)
@@ -68,6 +69,7 @@ func TestAccessLogAndMetrics(t *testing.T) {
 	require.EqualValues(t, 9, first["output_tokens"], "the echo of the prompt, counted by the tokenizer")
 	require.EqualValues(t, 16, first["input_tokens"], "9 prompt tokens + OpenAI's per-message overhead (3 + 1 role) + 3 reply priming")
 	require.Equal(t, false, first["tokens_estimated"])
+	require.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", first["trace_id"], "the caller's trace continues in the log line")
 	require.EqualValues(t, 9, byKind["stream"]["output_tokens"], "streamed usage was requested upstream even though the caller did not ask")
 	require.Equal(t, "rate_limit", byKind["error"]["error_type"])
 	for _, e := range logs.All() {

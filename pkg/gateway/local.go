@@ -14,6 +14,7 @@ import (
 	"github.com/llm-router/llm-router/pkg/canonical"
 	"github.com/llm-router/llm-router/pkg/extproc"
 	"github.com/llm-router/llm-router/pkg/routing"
+	"github.com/llm-router/llm-router/pkg/telemetry/tracing"
 )
 
 // fail answers the request locally with e in the caller's schema.
@@ -187,9 +188,16 @@ func (x *routerExchange) Close(ctx context.Context, err error) {
 	if x.endpoint == epUnknown && s.Status == 0 {
 		return
 	}
+	// Continue the caller's trace (W3C traceparent) for the observers' spans and logs.
+	traceID := ""
+	if x.reqHdr.Get("traceparent") != "" {
+		ctx = tracing.Extract(ctx, x.reqHdr.Get)
+		traceID = tracing.TraceIDFromHeaders(x.reqHdr.Get)
+	}
 	if ce := x.g.log.Check(zap.InfoLevel, "request"); ce != nil {
 		ce.Write(
 			zap.String("request_id", s.RequestID),
+			zap.String("trace_id", traceID),
 			zap.String("key_id", s.KeyID),
 			zap.String("endpoint", s.Endpoint),
 			zap.String("model", s.Model),
