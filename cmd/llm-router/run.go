@@ -25,13 +25,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "llm-router run: %v\n", err)
 		return 1
 	}
-	log, err := app.NewLogger(cfg)
+	log, level, err := app.NewLogger(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "llm-router run: %v\n", err)
 		return 1
 	}
 	defer func() { _ = log.Sync() }()
-	if err := app.Run(ctx, cfg, app.RunOptions{Listen: *listen, DevKey: *devKey, Admin: *admin, Out: stdout, Logger: log}); err != nil {
+	if err := app.Run(ctx, cfg, app.RunOptions{Listen: *listen, DevKey: *devKey, Admin: *admin, Out: stdout, Logger: log, LogLevel: &level}); err != nil {
 		log.Error("run failed", zap.Error(err))
 		fmt.Fprintf(stderr, "llm-router run: %v\n", err)
 		return 1

@@ -33,13 +33,13 @@ func cmdServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "llm-router serve: %v\n", err)
 		return 1
 	}
-	log, err := app.NewLogger(cfg)
+	log, level, err := app.NewLogger(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "llm-router serve: %v\n", err)
 		return 1
 	}
 	defer func() { _ = log.Sync() }()
-	if err := app.Serve(ctx, *cfgPath, cfg, log); err != nil {
+	if err := app.Serve(ctx, *cfgPath, cfg, log, &level); err != nil {
 		fmt.Fprintf(stderr, "llm-router serve: %v\n", err)
 		return 1
 	}

@@ -46,22 +46,26 @@ func LoadConfig(path string, resolveSecrets bool) (*configv1.Config, error) {
 	return config.Load(path, config.Options{Kinds: reg.Kinds(), ResolveSecrets: resolveSecrets})
 }
 
-// NewLogger builds the zap logger the config asks for.
-func NewLogger(cfg *configv1.Config) (*zap.Logger, error) {
+// NewLogger builds the zap logger the config asks for. Its level is an AtomicLevel that
+// the admin API can change at runtime (pass it as BuildOptions.LogLevel).
+func NewLogger(cfg *configv1.Config) (*zap.Logger, zap.AtomicLevel, error) {
+	level := zap.NewAtomicLevelAt(zapcore.InfoLevel)
 	lvl := zapcore.InfoLevel
 	if s := cfg.GetLogging().GetLevel(); s != "" {
 		if err := lvl.Set(s); err != nil {
-			return nil, fmt.Errorf("logging.level: %w", err)
+			return nil, level, fmt.Errorf("logging.level: %w", err)
 		}
 	}
 	zc := zap.NewProductionConfig()
 	if cfg.GetLogging().GetFormat() == "console" {
 		zc = zap.NewDevelopmentConfig()
 	}
-	zc.Level = zap.NewAtomicLevelAt(lvl)
+	level.SetLevel(lvl)
+	zc.Level = level
 	zc.Sampling = nil
 	zc.DisableStacktrace = true
-	return zc.Build()
+	log, err := zc.Build()
+	return log, level, err
 }
 
 // Components is an assembled processor.
@@ -79,6 +83,7 @@ type Components struct {
 	Router *routing.Router
 
 	tracer         *tracing.Provider
+	logLevel       *zap.AtomicLevel
 	runtimeOptions gateway.RuntimeOptions
 }
 
@@ -99,6 +104,8 @@ type BuildOptions struct {
 	BaseURLOverride func(p *configv1.Provider) string
 	// Observers receive request summaries.
 	Observers []gateway.Observer
+	// LogLevel, when set, is exposed on the admin API for runtime changes.
+	LogLevel *zap.AtomicLevel
 }
 
 // Build assembles the gateway for cfg.
@@ -170,7 +177,7 @@ func Build(cfg *configv1.Config, opts BuildOptions) (*Components, error) {
 		Pricer:       prices,
 		Router:       router,
 	})
-	return &Components{Config: cfg, Registry: reg, Gateway: gw, Tokens: counter, Logger: log, Metrics: metrics, Identity: ident, Router: router, tracer: tp, runtimeOptions: ropts}, nil
+	return &Components{Config: cfg, Registry: reg, Gateway: gw, Tokens: counter, Logger: log, Metrics: metrics, Identity: ident, Router: router, tracer: tp, logLevel: opts.LogLevel, runtimeOptions: ropts}, nil
 }
 
 // buildCache returns the configured response cache (nil when disabled).

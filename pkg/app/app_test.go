@@ -154,7 +154,7 @@ func TestServeAndRunStopOnContext(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, path, cfg, zap.NewNop()) }()
+	go func() { done <- Serve(ctx, path, cfg, zap.NewNop(), nil) }()
 	time.Sleep(200 * time.Millisecond)
 	cancel()
 	select {
@@ -197,7 +197,7 @@ func TestEnvoyYAMLAndListen(t *testing.T) {
 	lis, err := Listen("unix://" + filepath.Join(t.TempDir(), "s.sock"))
 	require.NoError(t, err)
 	require.NoError(t, lis.Close())
-	_, err = NewLogger(cfg)
+	_, _, err = NewLogger(cfg)
 	require.NoError(t, err)
 	require.Equal(t, 30*time.Second, drainTimeout(cfg))
 }
@@ -220,4 +220,27 @@ func TestBuildCache(t *testing.T) {
 	c, _, err = buildCache(cfg, prometheus.NewRegistry())
 	require.NoError(t, err)
 	require.NotNil(t, c)
+}
+
+func TestLogLevelAtRuntime(t *testing.T) {
+	dir := t.TempDir()
+	path := writeConfig(t, dir, "  - name: llama\n    backends: [{provider: local, model: llama3}]")
+	cfg, err := LoadConfig(path, true)
+	require.NoError(t, err)
+	_, level, err := NewLogger(cfg)
+	require.NoError(t, err)
+	c, err := Build(cfg, BuildOptions{LogLevel: &level})
+	require.NoError(t, err)
+	h := NewProcessor(c).AdminHandler()
+	code, _ := get(t, h, "GET", "/v1/admin/log-level", "")
+	require.Equal(t, http.StatusUnauthorized, code)
+	code, body := get(t, h, "GET", "/v1/admin/log-level", adminToken)
+	require.Equal(t, 200, code)
+	require.Contains(t, body, `"info"`)
+	req := httptest.NewRequest("PUT", "/v1/admin/log-level", strings.NewReader(`{"level":"debug"}`))
+	req.Header.Set("authorization", "Bearer "+adminToken)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	require.Equal(t, "debug", level.Level().String())
 }

@@ -44,6 +44,8 @@ type RunOptions struct {
 	Logger *zap.Logger
 	// Ready, when set, receives the bound data-plane address once serving.
 	Ready func(addr string)
+	// LogLevel, when set, is exposed on the admin API for runtime changes.
+	LogLevel *zap.AtomicLevel
 }
 
 // Local is a running local data plane: the processor, the Envoy emulator in front of
@@ -88,7 +90,7 @@ func StartLocal(cfg *configv1.Config, opts RunOptions) (*Local, error) {
 	if err := setupKey(cfg, opts, l); err != nil {
 		return nil, err
 	}
-	c, err := Build(cfg, BuildOptions{Logger: log})
+	c, err := Build(cfg, BuildOptions{Logger: log, LogLevel: opts.LogLevel})
 	if err != nil {
 		l.Close()
 		return nil, err

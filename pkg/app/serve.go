@@ -101,6 +101,18 @@ func (p *Processor) AdminHandler() http.Handler {
 		_ = json.NewEncoder(w).Encode(out)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Metrics, promhttp.HandlerOpts{}))
+	// The log level: GET reads it, PUT {"level":"debug"} changes it (admin token).
+	mux.HandleFunc("/v1/admin/log-level", func(w http.ResponseWriter, r *http.Request) {
+		if !adminAuthorized(r, p.Components.Config.GetAdmin().GetTokens()) {
+			http.Error(w, `{"error":{"message":"admin token required"}}`, http.StatusUnauthorized)
+			return
+		}
+		if p.Components.logLevel == nil {
+			http.Error(w, `{"error":{"message":"the log level is fixed in this process"}}`, http.StatusNotFound)
+			return
+		}
+		p.Components.logLevel.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("POST /v1/admin/reload", func(w http.ResponseWriter, r *http.Request) {
 		if p.Reloader == nil {
 			http.Error(w, `{"error":{"message":"no config file to reload"}}`, http.StatusNotFound)
@@ -119,8 +131,8 @@ func (p *Processor) AdminHandler() http.Handler {
 // Serve runs `llm-router serve`: the ext_proc server on cfg.server.extproc_address and
 // the admin server on cfg.server.admin_address, until ctx ends or SIGTERM/SIGINT, then
 // drains in-flight streams.
-func Serve(ctx context.Context, path string, cfg *configv1.Config, log *zap.Logger) error {
-	c, err := Build(cfg, BuildOptions{Logger: log})
+func Serve(ctx context.Context, path string, cfg *configv1.Config, log *zap.Logger, level *zap.AtomicLevel) error {
+	c, err := Build(cfg, BuildOptions{Logger: log, LogLevel: level})
 	if err != nil {
 		return err
 	}
