@@ -393,6 +393,21 @@ func (v *validator) models(ms []*configv1.Model, providers map[string]bool, upst
 		if s := m.GetStrategy(); s != "" && !slices.Contains(strategies, s) {
 			v.add(path+".strategy", "unknown strategy %q (want one of %s)", s, strings.Join(strategies, ", "))
 		}
+		var splitSum float64
+		for j, sp := range m.GetSplits() {
+			sp := sp
+			spath := fmt.Sprintf("%s.splits[%d]", path, j)
+			if sp.GetTarget() == "" {
+				v.add(spath+".target", "must not be empty")
+			}
+			if sp.GetPercent() < 0 || sp.GetPercent() > 100 {
+				v.add(spath+".percent", "must be between 0 and 100")
+			}
+			splitSum += sp.GetPercent()
+		}
+		if splitSum > 100 {
+			v.add(path+".splits", "percentages add up to %v, more than 100", splitSum)
+		}
 		if c := m.GetCache(); c != "" && c != "auto" && c != "always" && c != "never" {
 			v.add(path+".cache", "unknown cache mode %q (want auto, always or never)", c)
 		}

@@ -394,3 +394,29 @@ func TestRateLimitsPerKey(t *testing.T) {
 	})
 	require.NoError(t, err)
 }
+
+func TestABSplits(t *testing.T) {
+	e := newEnv(t, func(cfg *configv1.Config) {
+		cfg.Models = append(cfg.Models,
+			&configv1.Model{Name: "ab-backend", Backends: []*configv1.Backend{
+				{Provider: "mock", Model: "mock", Name: "ab-control"},
+				{Provider: "claude", Model: "claude-sonnet-4-5", Name: "ab-treatment"},
+			}, Splits: []*configv1.Split{{Percent: 100, Target: "ab-treatment"}}},
+			&configv1.Model{Name: "ab-model", Backends: []*configv1.Backend{{Provider: "mock", Model: "mock", Name: "ab-model-control"}},
+				Splits: []*configv1.Split{{Percent: 100, Target: "claude"}}},
+			&configv1.Model{Name: "ab-none", Backends: []*configv1.Backend{{Provider: "mock", Model: "mock", Name: "ab-none-control"}},
+				Splits: []*configv1.Split{{Percent: 0, Target: "claude"}}},
+		)
+	})
+	e.anthropic.SetDefault(anthropictest.Reply{Blocks: []anthropictest.Block{anthropictest.Text("treatment")}, Usage: anthropictest.Usage{Input: 3, Output: 1}})
+	ask := func(model string) string {
+		resp, err := e.openai(key).Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+			Model: model, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("control")},
+		})
+		require.NoError(t, err)
+		return resp.Choices[0].Message.Content
+	}
+	require.Equal(t, "treatment", ask("ab-backend"), "100% of keys go to the treatment backend")
+	require.Equal(t, "treatment", ask("ab-model"), "a split may name another model")
+	require.Equal(t, "control", ask("ab-none"), "0% leaves every key on control (the mock echoes)")
+}

@@ -210,6 +210,7 @@ func (x *routerExchange) Close(ctx context.Context, err error) {
 			zap.Bool("tokens_estimated", s.Usage.Estimated),
 			zap.Float64("cost_usd", s.CostUSD),
 			zap.String("cache", s.CacheStatus),
+			zap.String("ab_arm", x.arm),
 			zap.Duration("duration", s.Duration),
 			zap.Duration("ttfb", s.TimeToFirstByte),
 			zap.Duration("processing", s.Processing),

@@ -101,6 +101,7 @@ type routerExchange struct {
 	ticket       *limits.Ticket
 	limitHeaders []extproc.Header
 
+	arm         string // A/B arm ("" without splits)
 	cacheStatus string
 	cacheKey    string
 	cacheBuf    []byte
@@ -308,7 +309,18 @@ func (x *routerExchange) pick() *Backend {
 		if x.identity != nil {
 			info.KeyID = x.identity.KeyID
 		}
-		order := r.Order(m.Strategy, m.Name, m.cands, info, buf[:0])
+		order, arm := r.OrderWithArm(m.Strategy, m.Name, m.cands, m.splits, info, buf[:0])
+		if len(m.splits) > 0 {
+			x.arm = arm.Name
+		}
+		if arm.Model != "" {
+			// The arm names another model: serve the request from its candidates.
+			if other, ok := x.rt.Model(arm.Model); ok && len(other.cands) == len(other.Backends) {
+				if o := r.Order(other.Strategy, other.Name, other.cands, info, buf[:0]); len(o) > 0 {
+					return other.Backends[o[0]]
+				}
+			}
+		}
 		if len(order) == 0 {
 			return nil
 		}
@@ -453,6 +465,9 @@ func (x *routerExchange) requestMetadata(b *Backend) map[string]*structpb.Value 
 	}
 	if x.identity != nil {
 		md["key_id"] = structpb.NewStringValue(x.identity.KeyID)
+	}
+	if x.arm != "" {
+		md["ab_arm"] = structpb.NewStringValue(x.arm)
 	}
 	return md
 }

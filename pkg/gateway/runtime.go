@@ -34,6 +34,8 @@ type Model struct {
 	rr            atomic.Uint64
 	// Cache is the model's cache mode: "auto", "always" or "never".
 	Cache string
+	// splits are the model's A/B arms.
+	splits []routing.Split
 	// cands mirrors Backends for the router (same order).
 	cands []routing.Candidate
 }
@@ -114,6 +116,12 @@ func NewRuntime(cfg *configv1.Config, opts RuntimeOptions) (*Runtime, error) {
 	}
 	for _, m := range cfg.GetModels() {
 		model := &Model{Name: m.GetName(), Strategy: m.GetStrategy(), ContextWindow: m.GetContextWindow(), Cache: m.GetCache()}
+		for _, sp := range m.GetSplits() {
+			model.splits = append(model.splits, routing.Split{Percent: sp.GetPercent(), Target: sp.GetTarget()})
+		}
+		if err := routing.ValidateSplits(model.splits); err != nil {
+			return nil, fmt.Errorf("model %q: %w", m.GetName(), err)
+		}
 		for _, b := range m.GetBackends() {
 			a, ok := adapters[b.GetProvider()]
 			if !ok {

@@ -1494,7 +1494,11 @@ type Model struct {
 	// ContextWindow is the model's context size in tokens (0 = unknown).
 	ContextWindow uint32 `protobuf:"varint,5,opt,name=context_window,json=contextWindow,proto3" json:"context_window,omitempty"`
 	// Cache is "auto" (default: deterministic requests only), "always" or "never".
-	Cache         string `protobuf:"bytes,6,opt,name=cache,proto3" json:"cache,omitempty"`
+	Cache string `protobuf:"bytes,6,opt,name=cache,proto3" json:"cache,omitempty"`
+	// Splits send a share of this model's callers (sticky per API key) to another backend
+	// of the model or to another model, for A/B comparison. The arm is reported in the
+	// access log and the llm_router metadata as "ab_arm".
+	Splits        []*Split `protobuf:"bytes,7,rep,name=splits,proto3" json:"splits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1571,6 +1575,68 @@ func (x *Model) GetCache() string {
 	return ""
 }
 
+func (x *Model) GetSplits() []*Split {
+	if x != nil {
+		return x.Splits
+	}
+	return nil
+}
+
+// Split is one arm of an A/B split.
+type Split struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Percent of the model's keys, 0-100 (0.01 resolution).
+	Percent float64 `protobuf:"fixed64,1,opt,name=percent,proto3" json:"percent,omitempty"`
+	// Target is a backend name of this model or another model's name.
+	Target        string `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Split) Reset() {
+	*x = Split{}
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Split) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Split) ProtoMessage() {}
+
+func (x *Split) ProtoReflect() protoreflect.Message {
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Split.ProtoReflect.Descriptor instead.
+func (*Split) Descriptor() ([]byte, []int) {
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *Split) GetPercent() float64 {
+	if x != nil {
+		return x.Percent
+	}
+	return 0
+}
+
+func (x *Split) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
 // Backend is one candidate (provider + upstream model) for a public model.
 type Backend struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1591,7 +1657,7 @@ type Backend struct {
 
 func (x *Backend) Reset() {
 	*x = Backend{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[20]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1669,7 @@ func (x *Backend) String() string {
 func (*Backend) ProtoMessage() {}
 
 func (x *Backend) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[20]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1682,7 @@ func (x *Backend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Backend.ProtoReflect.Descriptor instead.
 func (*Backend) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Backend) GetProvider() string {
@@ -1671,7 +1737,7 @@ type Auth struct {
 
 func (x *Auth) Reset() {
 	*x = Auth{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[21]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1749,7 @@ func (x *Auth) String() string {
 func (*Auth) ProtoMessage() {}
 
 func (x *Auth) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[21]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1762,7 @@ func (x *Auth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Auth.ProtoReflect.Descriptor instead.
 func (*Auth) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Auth) GetKeys() []*StaticKey {
@@ -1759,7 +1825,7 @@ type StaticKey struct {
 
 func (x *StaticKey) Reset() {
 	*x = StaticKey{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[22]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1771,7 +1837,7 @@ func (x *StaticKey) String() string {
 func (*StaticKey) ProtoMessage() {}
 
 func (x *StaticKey) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[22]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1784,7 +1850,7 @@ func (x *StaticKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StaticKey.ProtoReflect.Descriptor instead.
 func (*StaticKey) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StaticKey) GetId() string {
@@ -1877,7 +1943,7 @@ type Logging struct {
 
 func (x *Logging) Reset() {
 	*x = Logging{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[23]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1889,7 +1955,7 @@ func (x *Logging) String() string {
 func (*Logging) ProtoMessage() {}
 
 func (x *Logging) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[23]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1902,7 +1968,7 @@ func (x *Logging) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Logging.ProtoReflect.Descriptor instead.
 func (*Logging) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Logging) GetLevel() string {
@@ -1931,7 +1997,7 @@ type Translation struct {
 
 func (x *Translation) Reset() {
 	*x = Translation{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[24]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1943,7 +2009,7 @@ func (x *Translation) String() string {
 func (*Translation) ProtoMessage() {}
 
 func (x *Translation) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[24]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1956,7 +2022,7 @@ func (x *Translation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Translation.ProtoReflect.Descriptor instead.
 func (*Translation) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Translation) GetDefaultMaxTokens() uint32 {
@@ -2118,14 +2184,18 @@ const file_llmrouter_config_v1_config_proto_rawDesc = "" +
 	"\x10credentials_file\x18\x03 \x01(\tR\x0fcredentialsFile\"S\n" +
 	"\tAnthropic\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12,\n" +
-	"\x12default_max_tokens\x18\x02 \x01(\rR\x10defaultMaxTokens\"\xc8\x01\n" +
+	"\x12default_max_tokens\x18\x02 \x01(\rR\x10defaultMaxTokens\"\xfc\x01\n" +
 	"\x05Model\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aaliases\x18\x02 \x03(\tR\aaliases\x128\n" +
 	"\bbackends\x18\x03 \x03(\v2\x1c.llmrouter.config.v1.BackendR\bbackends\x12\x1a\n" +
 	"\bstrategy\x18\x04 \x01(\tR\bstrategy\x12%\n" +
 	"\x0econtext_window\x18\x05 \x01(\rR\rcontextWindow\x12\x14\n" +
-	"\x05cache\x18\x06 \x01(\tR\x05cache\"\x83\x01\n" +
+	"\x05cache\x18\x06 \x01(\tR\x05cache\x122\n" +
+	"\x06splits\x18\a \x03(\v2\x1a.llmrouter.config.v1.SplitR\x06splits\"9\n" +
+	"\x05Split\x12\x18\n" +
+	"\apercent\x18\x01 \x01(\x01R\apercent\x12\x16\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\"\x83\x01\n" +
 	"\aBackend\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x16\n" +
@@ -2170,7 +2240,7 @@ func file_llmrouter_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_llmrouter_config_v1_config_proto_rawDescData
 }
 
-var file_llmrouter_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_llmrouter_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_llmrouter_config_v1_config_proto_goTypes = []any{
 	(*Config)(nil),                    // 0: llmrouter.config.v1.Config
 	(*Limits)(nil),                    // 1: llmrouter.config.v1.Limits
@@ -2192,25 +2262,26 @@ var file_llmrouter_config_v1_config_proto_goTypes = []any{
 	(*GCP)(nil),                       // 17: llmrouter.config.v1.GCP
 	(*Anthropic)(nil),                 // 18: llmrouter.config.v1.Anthropic
 	(*Model)(nil),                     // 19: llmrouter.config.v1.Model
-	(*Backend)(nil),                   // 20: llmrouter.config.v1.Backend
-	(*Auth)(nil),                      // 21: llmrouter.config.v1.Auth
-	(*StaticKey)(nil),                 // 22: llmrouter.config.v1.StaticKey
-	(*Logging)(nil),                   // 23: llmrouter.config.v1.Logging
-	(*Translation)(nil),               // 24: llmrouter.config.v1.Translation
-	nil,                               // 25: llmrouter.config.v1.Limits.ModelsEntry
-	nil,                               // 26: llmrouter.config.v1.Limits.TeamsEntry
-	nil,                               // 27: llmrouter.config.v1.Limits.BackendMaxParallelEntry
-	nil,                               // 28: llmrouter.config.v1.Provider.HeadersEntry
-	(*durationpb.Duration)(nil),       // 29: google.protobuf.Duration
-	(*descriptorpb.FieldOptions)(nil), // 30: google.protobuf.FieldOptions
+	(*Split)(nil),                     // 20: llmrouter.config.v1.Split
+	(*Backend)(nil),                   // 21: llmrouter.config.v1.Backend
+	(*Auth)(nil),                      // 22: llmrouter.config.v1.Auth
+	(*StaticKey)(nil),                 // 23: llmrouter.config.v1.StaticKey
+	(*Logging)(nil),                   // 24: llmrouter.config.v1.Logging
+	(*Translation)(nil),               // 25: llmrouter.config.v1.Translation
+	nil,                               // 26: llmrouter.config.v1.Limits.ModelsEntry
+	nil,                               // 27: llmrouter.config.v1.Limits.TeamsEntry
+	nil,                               // 28: llmrouter.config.v1.Limits.BackendMaxParallelEntry
+	nil,                               // 29: llmrouter.config.v1.Provider.HeadersEntry
+	(*durationpb.Duration)(nil),       // 30: google.protobuf.Duration
+	(*descriptorpb.FieldOptions)(nil), // 31: google.protobuf.FieldOptions
 }
 var file_llmrouter_config_v1_config_proto_depIdxs = []int32{
 	12, // 0: llmrouter.config.v1.Config.server:type_name -> llmrouter.config.v1.Server
 	13, // 1: llmrouter.config.v1.Config.providers:type_name -> llmrouter.config.v1.Provider
 	19, // 2: llmrouter.config.v1.Config.models:type_name -> llmrouter.config.v1.Model
-	21, // 3: llmrouter.config.v1.Config.auth:type_name -> llmrouter.config.v1.Auth
-	23, // 4: llmrouter.config.v1.Config.logging:type_name -> llmrouter.config.v1.Logging
-	24, // 5: llmrouter.config.v1.Config.translation:type_name -> llmrouter.config.v1.Translation
+	22, // 3: llmrouter.config.v1.Config.auth:type_name -> llmrouter.config.v1.Auth
+	24, // 4: llmrouter.config.v1.Config.logging:type_name -> llmrouter.config.v1.Logging
+	25, // 5: llmrouter.config.v1.Config.translation:type_name -> llmrouter.config.v1.Translation
 	6,  // 6: llmrouter.config.v1.Config.storage:type_name -> llmrouter.config.v1.Storage
 	7,  // 7: llmrouter.config.v1.Config.admin:type_name -> llmrouter.config.v1.Admin
 	9,  // 8: llmrouter.config.v1.Config.usage:type_name -> llmrouter.config.v1.Usage
@@ -2218,36 +2289,37 @@ var file_llmrouter_config_v1_config_proto_depIdxs = []int32{
 	4,  // 10: llmrouter.config.v1.Config.cache:type_name -> llmrouter.config.v1.Cache
 	5,  // 11: llmrouter.config.v1.Config.redis:type_name -> llmrouter.config.v1.Redis
 	1,  // 12: llmrouter.config.v1.Config.limits:type_name -> llmrouter.config.v1.Limits
-	25, // 13: llmrouter.config.v1.Limits.models:type_name -> llmrouter.config.v1.Limits.ModelsEntry
-	26, // 14: llmrouter.config.v1.Limits.teams:type_name -> llmrouter.config.v1.Limits.TeamsEntry
-	27, // 15: llmrouter.config.v1.Limits.backend_max_parallel:type_name -> llmrouter.config.v1.Limits.BackendMaxParallelEntry
-	29, // 16: llmrouter.config.v1.Limits.queue_max_wait:type_name -> google.protobuf.Duration
-	29, // 17: llmrouter.config.v1.Cache.ttl:type_name -> google.protobuf.Duration
+	26, // 13: llmrouter.config.v1.Limits.models:type_name -> llmrouter.config.v1.Limits.ModelsEntry
+	27, // 14: llmrouter.config.v1.Limits.teams:type_name -> llmrouter.config.v1.Limits.TeamsEntry
+	28, // 15: llmrouter.config.v1.Limits.backend_max_parallel:type_name -> llmrouter.config.v1.Limits.BackendMaxParallelEntry
+	30, // 16: llmrouter.config.v1.Limits.queue_max_wait:type_name -> google.protobuf.Duration
+	30, // 17: llmrouter.config.v1.Cache.ttl:type_name -> google.protobuf.Duration
 	8,  // 18: llmrouter.config.v1.Admin.tokens:type_name -> llmrouter.config.v1.AdminToken
-	29, // 19: llmrouter.config.v1.Admin.rotation_grace:type_name -> google.protobuf.Duration
-	29, // 20: llmrouter.config.v1.JWT.clock_skew:type_name -> google.protobuf.Duration
-	29, // 21: llmrouter.config.v1.Server.drain_timeout:type_name -> google.protobuf.Duration
-	28, // 22: llmrouter.config.v1.Provider.headers:type_name -> llmrouter.config.v1.Provider.HeadersEntry
+	30, // 19: llmrouter.config.v1.Admin.rotation_grace:type_name -> google.protobuf.Duration
+	30, // 20: llmrouter.config.v1.JWT.clock_skew:type_name -> google.protobuf.Duration
+	30, // 21: llmrouter.config.v1.Server.drain_timeout:type_name -> google.protobuf.Duration
+	29, // 22: llmrouter.config.v1.Provider.headers:type_name -> llmrouter.config.v1.Provider.HeadersEntry
 	14, // 23: llmrouter.config.v1.Provider.timeouts:type_name -> llmrouter.config.v1.Timeouts
 	15, // 24: llmrouter.config.v1.Provider.azure:type_name -> llmrouter.config.v1.Azure
 	16, // 25: llmrouter.config.v1.Provider.aws:type_name -> llmrouter.config.v1.AWS
 	17, // 26: llmrouter.config.v1.Provider.gcp:type_name -> llmrouter.config.v1.GCP
 	18, // 27: llmrouter.config.v1.Provider.anthropic:type_name -> llmrouter.config.v1.Anthropic
-	29, // 28: llmrouter.config.v1.Timeouts.connect:type_name -> google.protobuf.Duration
-	29, // 29: llmrouter.config.v1.Timeouts.first_byte:type_name -> google.protobuf.Duration
-	29, // 30: llmrouter.config.v1.Timeouts.total:type_name -> google.protobuf.Duration
-	29, // 31: llmrouter.config.v1.Timeouts.stream_idle:type_name -> google.protobuf.Duration
-	20, // 32: llmrouter.config.v1.Model.backends:type_name -> llmrouter.config.v1.Backend
-	22, // 33: llmrouter.config.v1.Auth.keys:type_name -> llmrouter.config.v1.StaticKey
-	11, // 34: llmrouter.config.v1.Auth.jwt:type_name -> llmrouter.config.v1.JWT
-	2,  // 35: llmrouter.config.v1.Limits.ModelsEntry.value:type_name -> llmrouter.config.v1.RateLimit
-	3,  // 36: llmrouter.config.v1.Limits.TeamsEntry.value:type_name -> llmrouter.config.v1.TeamLimit
-	30, // 37: llmrouter.config.v1.secret:extendee -> google.protobuf.FieldOptions
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	37, // [37:38] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	30, // 28: llmrouter.config.v1.Timeouts.connect:type_name -> google.protobuf.Duration
+	30, // 29: llmrouter.config.v1.Timeouts.first_byte:type_name -> google.protobuf.Duration
+	30, // 30: llmrouter.config.v1.Timeouts.total:type_name -> google.protobuf.Duration
+	30, // 31: llmrouter.config.v1.Timeouts.stream_idle:type_name -> google.protobuf.Duration
+	21, // 32: llmrouter.config.v1.Model.backends:type_name -> llmrouter.config.v1.Backend
+	20, // 33: llmrouter.config.v1.Model.splits:type_name -> llmrouter.config.v1.Split
+	23, // 34: llmrouter.config.v1.Auth.keys:type_name -> llmrouter.config.v1.StaticKey
+	11, // 35: llmrouter.config.v1.Auth.jwt:type_name -> llmrouter.config.v1.JWT
+	2,  // 36: llmrouter.config.v1.Limits.ModelsEntry.value:type_name -> llmrouter.config.v1.RateLimit
+	3,  // 37: llmrouter.config.v1.Limits.TeamsEntry.value:type_name -> llmrouter.config.v1.TeamLimit
+	31, // 38: llmrouter.config.v1.secret:extendee -> google.protobuf.FieldOptions
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	38, // [38:39] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_llmrouter_config_v1_config_proto_init() }
@@ -2261,7 +2333,7 @@ func file_llmrouter_config_v1_config_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_llmrouter_config_v1_config_proto_rawDesc), len(file_llmrouter_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 1,
 			NumServices:   0,
 		},
