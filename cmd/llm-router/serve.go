@@ -64,7 +64,7 @@ func cmdHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "unhealthy: %v\n", err)
 		return 1
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		fmt.Fprintf(stderr, "unhealthy: HTTP %d\n", resp.StatusCode)
 		return 1

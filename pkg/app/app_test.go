@@ -177,7 +177,7 @@ func TestServeAndRunStopOnContext(t *testing.T) {
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode, string(b))
 	require.Contains(t, string(b), "ping")
 	cancel2()

@@ -53,7 +53,7 @@ func TestVirtualKeysEndToEnd(t *testing.T) {
 		req.Header.Set("authorization", "Bearer "+key)
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}

@@ -184,7 +184,7 @@ func TestAnthropicStreamErrorBecomesErrorChunk(t *testing.T) {
 	req.Header.Set("authorization", "Bearer "+key)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	require.Equal(t, 200, resp.StatusCode)
 	require.Contains(t, string(body), `"error"`)
@@ -318,7 +318,7 @@ func TestLocalAnswersAndErrors(t *testing.T) {
 			req.Header.Set("authorization", "Bearer "+key)
 			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }()
 			b, _ := io.ReadAll(resp.Body)
 			require.Equal(t, tc.wantStatus, resp.StatusCode, string(b))
 			require.Contains(t, string(b), tc.wantInBody)
@@ -337,7 +337,7 @@ func TestResponseCache(t *testing.T) {
 		}
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		b, _ := io.ReadAll(resp.Body)
 		require.Equal(t, 200, resp.StatusCode, string(b))
 		return resp.Header.Get("x-llm-router-cache"), string(b)
@@ -377,7 +377,7 @@ func TestRateLimitsPerKey(t *testing.T) {
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return resp
 	}
 	first := call()
