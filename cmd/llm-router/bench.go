@@ -30,6 +30,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	dur := fs.Duration("duration", 5*time.Second, "duration of each run")
 	chunks := fs.Int("chunks", 200, "chunks in the streamed scenario")
 	floor := fs.Bool("floor", true, "also drive a no-op processor (the floor) in the same run")
+	rewrite := fs.Bool("rewrite", true, "in-process target: map the public model to a different upstream name, so every request body is rewritten (false: same name, bodies pass untouched)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -44,7 +45,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	addr := *target
 	if addr == "" {
-		a, stop, err := startBenchProcessor()
+		a, stop, err := startBenchProcessor(*rewrite)
 		if err != nil {
 			fmt.Fprintf(stderr, "llm-router bench: %v\n", err)
 			return 1
@@ -124,11 +125,15 @@ func dialBench(addr string) (*grpc.ClientConn, error) {
 
 // BenchConfig is the config of the in-process processor: one OpenAI-compatible
 // provider (never contacted: the driver plays the upstream) and one key.
-func benchConfig() *configv1.Config {
+func benchConfig(rewrite bool) *configv1.Config {
+	upstream := "gpt-4o-mini"
+	if !rewrite {
+		upstream = "bench"
+	}
 	h := auth.HashSecret(benchKey)
 	cfg := &configv1.Config{
 		Providers: []*configv1.Provider{{Name: "bench", Kind: "openai", BaseUrl: "http://127.0.0.1:9", ApiKey: "sk-bench"}},
-		Models:    []*configv1.Model{{Name: "bench", Backends: []*configv1.Backend{{Provider: "bench", Model: "gpt-4o-mini"}}}},
+		Models:    []*configv1.Model{{Name: "bench", Backends: []*configv1.Backend{{Provider: "bench", Model: upstream}}}},
 		Auth:      &configv1.Auth{Keys: []*configv1.StaticKey{{Id: "bench", Sha256: hex.EncodeToString(h[:])}}},
 		Logging:   &configv1.Logging{Level: "error"},
 	}
@@ -136,8 +141,8 @@ func benchConfig() *configv1.Config {
 	return cfg
 }
 
-func startBenchProcessor() (string, func(), error) {
-	c, err := app.Build(benchConfig(), app.BuildOptions{})
+func startBenchProcessor(rewrite bool) (string, func(), error) {
+	c, err := app.Build(benchConfig(rewrite), app.BuildOptions{})
 	if err != nil {
 		return "", nil, err
 	}
