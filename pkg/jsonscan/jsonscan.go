@@ -1,6 +1,7 @@
 // Package jsonscan reads a few top-level fields of a JSON object without decoding the
 // whole document. The gateway uses it on the hot path to learn a request's model and
-// stream flag before deciding whether the body needs translating at all.
+// stream flag before deciding whether the body needs translating at all. It also holds
+// AppendString, the reflection-free JSON string encoder the stream encoders share.
 package jsonscan
 
 import (

@@ -2,8 +2,8 @@ package anthropic
 
 import (
 	"encoding/json"
+	"github.com/llm-router/llm-router/pkg/jsonscan"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/llm-router/llm-router/pkg/canonical"
 	"github.com/llm-router/llm-router/pkg/provider"
@@ -252,53 +252,5 @@ func appendDelta(dst []byte, index int, typ, field, value string) []byte {
 	return append(dst, "}}\n\n"...)
 }
 
-// appendJSONString appends s as a JSON string literal. Invalid UTF-8 becomes U+FFFD,
-// as encoding/json does; U+2028/U+2029 are escaped so the output is also valid JS.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// appendJSONString appends s as a JSON string literal (see jsonscan.AppendString).
+func appendJSONString(dst []byte, s string) []byte { return jsonscan.AppendString(dst, s) }
