@@ -5,6 +5,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 )
@@ -35,7 +36,7 @@ func Fields(data []byte, fn func(key string, value []byte)) error {
 		if err != nil {
 			return err
 		}
-		key := string(data[i+1 : kEnd-1])
+		key := intern(data[i+1 : kEnd-1])
 		i = skipWS(data, kEnd)
 		if i >= len(data) || data[i] != ':' {
 			return ErrSyntax
@@ -109,18 +110,32 @@ func skipWS(data []byte, i int) int {
 }
 
 // skipString returns the index just past the closing quote of the string at data[i].
+// It jumps between quotes with bytes.IndexByte (vectorised) and counts the backslashes
+// before each one, then rejects raw control characters in the span. Escape sequences
+// are not validated here (the passthrough rewriter and the schema parsers do that).
 func skipString(data []byte, i int) (int, error) {
-	for j := i + 1; j < len(data); j++ {
-		switch c := data[j]; {
-		case c == '\\':
-			j++
-		case c == '"':
-			return j + 1, nil
-		case c < 0x20:
+	j := i + 1
+	for {
+		k := bytes.IndexByte(data[j:], '"')
+		if k < 0 {
 			return 0, ErrSyntax
 		}
+		q := j + k
+		n := 0
+		for b := q - 1; b > i && data[b] == '\\'; b-- {
+			n++
+		}
+		if n%2 == 0 {
+			// Raw control characters are not allowed inside JSON strings.
+			for _, c := range data[i+1 : q] {
+				if c < 0x20 {
+					return 0, ErrSyntax
+				}
+			}
+			return q + 1, nil
+		}
+		j = q + 1
 	}
-	return 0, ErrSyntax
 }
 
 const maxDepth = 512
@@ -201,4 +216,52 @@ func literal(data []byte, i int, lit string) (int, error) {
 		return 0, ErrSyntax
 	}
 	return i + len(lit), nil
+}
+
+// intern returns the top-level keys that LLM request and response bodies commonly use
+// as constants, so scanning them allocates nothing; other keys are copied.
+func intern(b []byte) string {
+	switch string(b) { // the conversion in a switch does not allocate
+	case "model":
+		return "model"
+	case "stream":
+		return "stream"
+	case "messages":
+		return "messages"
+	case "tools":
+		return "tools"
+	case "tool_choice":
+		return "tool_choice"
+	case "temperature":
+		return "temperature"
+	case "max_tokens":
+		return "max_tokens"
+	case "max_completion_tokens":
+		return "max_completion_tokens"
+	case "stream_options":
+		return "stream_options"
+	case "usage":
+		return "usage"
+	case "id":
+		return "id"
+	case "object":
+		return "object"
+	case "created":
+		return "created"
+	case "choices":
+		return "choices"
+	case "seed":
+		return "seed"
+	case "top_p":
+		return "top_p"
+	case "user":
+		return "user"
+	case "system":
+		return "system"
+	case "input":
+		return "input"
+	case "system_fingerprint":
+		return "system_fingerprint"
+	}
+	return string(b)
 }
