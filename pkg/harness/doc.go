@@ -7,7 +7,7 @@
 // The filter configurations are the real Envoy protos
 // (envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor), and every side stream is a
 // real gRPC Process stream to the processor, driven the way Envoy's filter drives it. The
-// behaviour follows the numbered checklist in /work/shared/envoy-extproc-behaviour.md; the
+// behaviour follows the numbered checklist in shared/envoy-extproc-behaviour.md (the project's design notes); the
 // tests cite item numbers.
 //
 // # Using it
