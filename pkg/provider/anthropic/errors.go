@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/llm-router/llm-router/pkg/canonical"
+	"github.com/llm-router/llm-router/pkg/provider"
 )
 
 // DecodeError implements provider.Backend: it maps Anthropic's
@@ -134,46 +132,10 @@ func typeForError(e *canonical.Error) string {
 }
 
 // retryAfter reads retry-after as seconds or an HTTP date.
-func retryAfter(h http.Header) int {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 0 {
-			return 0
-		}
-		return n
-	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 {
-		return int(f + 0.999)
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return int(d.Seconds() + 0.999)
-		}
-	}
-	return 0
-}
+func retryAfter(h http.Header) int { return provider.RetryAfter(h, time.Now()) }
 
 // snippet returns a short, printable excerpt of a non-JSON error body.
-func snippet(body []byte) string {
-	s := strings.TrimSpace(string(body))
-	const maxLen = 256
-	if len(s) > maxLen {
-		s = s[:maxLen]
-		for !utf8.ValidString(s) && len(s) > 0 {
-			s = s[:len(s)-1]
-		}
-		s += "…"
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' && r != '\t' {
-			return ' '
-		}
-		return r
-	}, s)
-}
+func snippet(body []byte) string { return provider.Snippet(body) }
 
 // encodeError renders an error in Anthropic's schema.
 func encodeError(e *canonical.Error) []byte {

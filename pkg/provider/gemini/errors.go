@@ -3,12 +3,11 @@ package gemini
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/llm-router/llm-router/pkg/canonical"
+	"github.com/llm-router/llm-router/pkg/provider"
 )
 
 // DecodeError implements provider.Backend. Google errors are
@@ -113,15 +112,8 @@ func errorReason(details []json.RawMessage) string {
 // retryAfter reads the retry-after header, else google.rpc.RetryInfo's retryDelay
 // ("12s", "1.5s").
 func retryAfter(h http.Header, details []json.RawMessage) int {
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			return n
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			if d := time.Until(t); d > 0 {
-				return int(d.Seconds() + 0.999)
-			}
-		}
+	if n := provider.RetryAfter(h, time.Now()); n > 0 {
+		return n
 	}
 	for _, raw := range details {
 		var d struct {
@@ -139,20 +131,4 @@ func retryAfter(h http.Header, details []json.RawMessage) int {
 }
 
 // snippet returns a short, printable excerpt of a non-JSON error body.
-func snippet(body []byte) string {
-	s := strings.TrimSpace(string(body))
-	const maxLen = 256
-	if len(s) > maxLen {
-		s = s[:maxLen]
-		for !utf8.ValidString(s) && len(s) > 0 {
-			s = s[:len(s)-1]
-		}
-		s += "…"
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' && r != '\t' {
-			return ' '
-		}
-		return r
-	}, s)
-}
+func snippet(body []byte) string { return provider.Snippet(body) }

@@ -2,13 +2,13 @@ package openai
 
 import (
 	"encoding/json"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/llm-router/llm-router/pkg/canonical"
+	"github.com/llm-router/llm-router/pkg/provider"
 )
 
 // errorTypeAndCode returns the OpenAI "type" and default "code" for a kind. OpenAI's
@@ -213,31 +213,5 @@ func isTokenLike(s string) bool {
 	return digits > 0 && letters > 0
 }
 
-// RetryAfter reads a retry delay in whole seconds (rounded up) from retry-after-ms
-// (OpenAI, Azure), retry-after as seconds or an HTTP date, or 0 when there is none.
-func RetryAfter(h http.Header, now time.Time) int {
-	if h == nil {
-		return 0
-	}
-	if v := h.Get("retry-after-ms"); v != "" {
-		if ms, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && ms > 0 && ms < 1e9 {
-			return int(math.Ceil(ms / 1000))
-		}
-	}
-	v := strings.TrimSpace(h.Get("retry-after"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if s <= 0 || s > 1e7 {
-			return 0
-		}
-		return int(math.Ceil(s))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return int(math.Ceil(d.Seconds()))
-		}
-	}
-	return 0
-}
+// RetryAfter reads a retry delay in whole seconds; see provider.RetryAfter.
+func RetryAfter(h http.Header, now time.Time) int { return provider.RetryAfter(h, now) }
