@@ -39,6 +39,9 @@ func RouterFilter(cfg *configv1.Config) *extprocv3.ExternalProcessor {
 		AllowModeOverride: true,
 		MessageTimeout:    durationpb.New(MessageTimeout),
 		FailureModeAllow:  false,
+		// The matched route's metadata carries per-route policy (filter_metadata.llm_router:
+		// allowed_models, cache) for the processor.
+		RequestAttributes: []string{"xds.route_metadata"},
 		MetadataOptions: &extprocv3.MetadataOptions{
 			ForwardingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{MetadataNamespace}},
 			ReceivingNamespaces:  &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{MetadataNamespace}},

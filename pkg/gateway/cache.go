@@ -22,10 +22,14 @@ const cacheTimeout = 50 * time.Millisecond
 func (x *routerExchange) cacheLookup(body []byte) (extproc.Reply, bool) {
 	c := x.g.cache
 	m := x.model
-	if c == nil || m.Cache == "never" || (x.endpoint != epChat && x.endpoint != epMessages && x.endpoint != epEmbeddings) {
+	mode := m.Cache
+	if x.policy != nil && x.policy.cache != "" {
+		mode = x.policy.cache // the route's policy wins over the model's
+	}
+	if c == nil || mode == "never" || (x.endpoint != epChat && x.endpoint != epMessages && x.endpoint != epEmbeddings) {
 		return extproc.Reply{}, false
 	}
-	d := cache.Decide(body, x.reqHdr.Get, m.Cache == "always")
+	d := cache.Decide(body, x.reqHdr.Get, mode == "always")
 	if !d.Lookup && !d.Store {
 		x.cacheStatus = "bypass"
 		if x.g.cacheMet != nil {

@@ -130,3 +130,26 @@ func TestDispatchWithoutHeaders(t *testing.T) {
 	require.NotNil(t, g.Runtime())
 	g.Swap(&Runtime{})
 }
+
+func TestRoutePolicyFrom(t *testing.T) {
+	text := func(fields map[string]any) *structpb.Value {
+		st, err := structpb.NewStruct(fields)
+		require.NoError(t, err)
+		b, err := prototext.Marshal(&corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"llm_router": st}})
+		require.NoError(t, err)
+		return structpb.NewStringValue(string(b))
+	}
+	require.Nil(t, routePolicyFrom(nil))
+	require.Nil(t, routePolicyFrom(map[string]*structpb.Value{attrRouteMetadata: structpb.NewStringValue("{{ not text proto")}))
+	other, err := prototext.Marshal(&corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"other": {}}})
+	require.NoError(t, err)
+	require.Nil(t, routePolicyFrom(map[string]*structpb.Value{attrRouteMetadata: structpb.NewStringValue(string(other))}))
+	p := routePolicyFrom(map[string]*structpb.Value{attrRouteMetadata: text(map[string]any{"allowed_models": []any{"a", "", "b"}, "cache": "always"})})
+	require.Equal(t, []string{"a", "b"}, p.allowedModels)
+	require.Equal(t, "always", p.cache)
+	require.True(t, p.allows("a"))
+	require.False(t, p.allows("c"))
+	var none *routePolicy
+	require.True(t, none.allows("anything"))
+	require.True(t, (&routePolicy{allowedModels: []string{"*"}}).allows("x"))
+}

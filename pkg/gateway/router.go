@@ -101,7 +101,8 @@ type routerExchange struct {
 	ticket       *limits.Ticket
 	limitHeaders []extproc.Header
 
-	arm         string // A/B arm ("" without splits)
+	arm         string       // A/B arm ("" without splits)
+	policy      *routePolicy // per-route policy from the Envoy route metadata
 	cacheStatus string
 	cacheKey    string
 	cacheBuf    []byte
@@ -124,6 +125,7 @@ func (x *routerExchange) RequestHeaders(_ context.Context, req *extproc.RequestH
 	defer x.track(t0)
 	h := req.Headers
 	x.reqHdr = h
+	x.policy = routePolicyFrom(req.Attributes)
 	x.reqHdr = h
 	x.reqID = h.Get(HeaderRequestID)
 	path := h.Get(":path")
@@ -231,6 +233,11 @@ func (x *routerExchange) RequestBody(ctx context.Context, body []byte, eos bool)
 	}
 	if x.identity != nil && !x.identity.AllowsModel(modelName) {
 		e := canonical.NewError(canonical.ErrPermission, "this key may not use model %q", modelName)
+		e.Param = "model"
+		return x.fail(e)
+	}
+	if !x.policy.allows(modelName) {
+		e := canonical.NewError(canonical.ErrPermission, "model %q is not served on this route", modelName)
 		e.Param = "model"
 		return x.fail(e)
 	}

@@ -26,6 +26,8 @@ type attrEnv struct {
 	details      string
 	protocol     string
 	routeName    string
+	routeMeta    *corev3.Metadata
+	haveRoute    bool
 	clusterName  string
 	clusterMeta  *corev3.Metadata
 	hostMeta     *corev3.Metadata // nil until an upstream host is chosen
@@ -259,6 +261,14 @@ func (env *attrEnv) field(root, name string) (any, error) {
 			return &corev3.Metadata{}, nil
 		}
 		return env.clusterMeta, nil
+	case "xds.route_metadata":
+		if !env.haveRoute {
+			return nil, errNoValue
+		}
+		if env.routeMeta == nil {
+			return &corev3.Metadata{}, nil
+		}
+		return env.routeMeta, nil
 	case "xds.route_name":
 		if env.routeName == "" {
 			return nil, errNoValue

@@ -80,6 +80,8 @@ type Route struct {
 	Timeout time.Duration
 	// Retry is the route's retry policy; nil means no retries.
 	Retry *RetryPolicy
+	// Metadata is the route's metadata (xds.route_metadata).
+	Metadata *corev3.Metadata
 }
 
 // RetryPolicy mirrors the parts of Envoy's route RetryPolicy the harness emulates.

@@ -219,7 +219,7 @@ func (s *stream) currentRoute() *compiledRoute {
 func (s *stream) attrEnv() *attrEnv {
 	env := &attrEnv{reqHeaders: s.reqHeaders, protocol: "HTTP/1.1", sourceAddr: s.remoteAddr, details: s.details}
 	if r := s.currentRoute(); r != nil {
-		env.routeName = r.Name
+		env.routeName, env.routeMeta, env.haveRoute = r.Name, r.Metadata, true
 		env.clusterName, env.clusterMeta, env.haveCluster = r.Cluster, r.cluster.Metadata, true
 	}
 	if ep := s.router.ep; ep != nil {
