@@ -2,6 +2,7 @@ package envoyconfig
 
 import (
 	"fmt"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"slices"
 	"strings"
 
@@ -77,6 +78,9 @@ func crossCheck(b *bootstrapv3.Bootstrap, cfg *configv1.Config) []Problem {
 		return ps
 	}
 
+	for _, h := range hcms {
+		ps = append(ps, checkRoutePolicies(h.hcm.GetRouteConfig(), h.path+".route_config", cfg)...)
+	}
 	names := backendNames(cfg)
 	for _, name := range names {
 		want := ClusterName(name)
@@ -325,4 +329,56 @@ func isType(a *anypb.Any, m proto.Message) bool {
 // unpackInto unpacks a into m when the types match.
 func unpackInto(a *anypb.Any, m proto.Message) bool {
 	return isType(a, m) && a.UnmarshalTo(m) == nil
+}
+
+// checkRoutePolicies validates filter_metadata.llm_router on virtual hosts and routes:
+// the per-route policy the processor reads from xds.route_metadata.
+func checkRoutePolicies(rc *routev3.RouteConfiguration, path string, cfg *configv1.Config) []Problem {
+	if rc == nil {
+		return nil
+	}
+	models := map[string]bool{"*": true}
+	for _, m := range cfg.GetModels() {
+		models[m.GetName()] = true
+		for _, a := range m.GetAliases() {
+			models[a] = true
+		}
+	}
+	var ps []Problem
+	check := func(md *corev3.Metadata, at string) {
+		pol := md.GetFilterMetadata()[MetadataNamespace]
+		if pol == nil {
+			return
+		}
+		at += ".metadata.filter_metadata." + MetadataNamespace
+		for key, v := range pol.GetFields() {
+			switch key {
+			case "allowed_models":
+				list := v.GetListValue()
+				if list == nil {
+					ps = append(ps, Problem{Path: at + ".allowed_models", Message: "must be a list of model names"})
+					continue
+				}
+				for i, m := range list.GetValues() {
+					if !models[m.GetStringValue()] {
+						ps = append(ps, Problem{Path: joinIndex(at+".allowed_models", i), Message: fmt.Sprintf("unknown model %q", m.GetStringValue())})
+					}
+				}
+			case "cache":
+				if c := v.GetStringValue(); c != "never" && c != "always" && c != "auto" {
+					ps = append(ps, Problem{Path: at + ".cache", Message: fmt.Sprintf("cache must be never, always or auto, not %q", c)})
+				}
+			default:
+				ps = append(ps, Problem{Path: at + "." + key, Message: "unknown llm_router policy field (known: allowed_models, cache)"})
+			}
+		}
+	}
+	for i, vh := range rc.GetVirtualHosts() {
+		vpath := joinIndex(path+".virtual_hosts", i)
+		check(vh.GetMetadata(), vpath)
+		for j, r := range vh.GetRoutes() {
+			check(r.GetMetadata(), joinIndex(vpath+".routes", j))
+		}
+	}
+	return ps
 }

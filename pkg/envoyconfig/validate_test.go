@@ -483,3 +483,14 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	}
 }
+
+func TestValidateRoutePolicy(t *testing.T) {
+	yml, cfg := shippedEnvoy(t)
+	ok := replaceOnce(t, yml, "                      routes:\n", "                      metadata:\n                        filter_metadata:\n                          llm_router:\n                            allowed_models: [gpt-4o]\n                            cache: never\n                      routes:\n")
+	require.Empty(t, Validate([]byte(ok), cfg))
+	bad := replaceOnce(t, yml, "                      routes:\n", "                      metadata:\n                        filter_metadata:\n                          llm_router:\n                            allowed_models: [nope]\n                            cache: sometimes\n                            strategy: x\n                      routes:\n")
+	ps := Validate([]byte(bad), cfg)
+	requireProblem(t, ps, "static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].metadata.filter_metadata.llm_router.allowed_models[0]", `unknown model "nope"`)
+	requireProblem(t, ps, "static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].metadata.filter_metadata.llm_router.cache", "never, always or auto")
+	requireProblem(t, ps, "static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].metadata.filter_metadata.llm_router.strategy", "unknown llm_router policy field")
+}
