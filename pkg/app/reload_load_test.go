@@ -42,7 +42,9 @@ auth:
 	write("alias-0")
 	cfg, err := LoadConfig(path, true)
 	require.NoError(t, err)
-	l, err := StartLocal(cfg, RunOptions{})
+	// run adds its dev key to the first config; the reloaded file allows callers without
+	// a key. Sending the key works with both, so every failure would be the reload's.
+	l, err := StartLocal(cfg, RunOptions{DevKey: "k"})
 	require.NoError(t, err)
 	defer l.Close()
 	srv := httptest.NewServer(l.Envoy)
@@ -50,6 +52,7 @@ auth:
 	r := NewReloader(path, l.Processor.Components)
 
 	var ok, failed atomic.Int64
+	var firstFailure atomic.Value
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for c := 0; c < 8; c++ {
@@ -62,17 +65,21 @@ auth:
 					return
 				default:
 				}
-				resp, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"mock","messages":[{"role":"user","content":"hi"}]}`))
+				req, _ := http.NewRequest("POST", srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"mock","messages":[{"role":"user","content":"hi"}]}`))
+				req.Header.Set("authorization", "Bearer k")
+				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					failed.Add(1)
+					firstFailure.CompareAndSwap(nil, err.Error())
 					continue
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
+				body, _ := io.ReadAll(resp.Body)
 				_ = resp.Body.Close()
 				if resp.StatusCode == 200 {
 					ok.Add(1)
 				} else {
 					failed.Add(1)
+					firstFailure.CompareAndSwap(nil, fmt.Sprintf("%d %s", resp.StatusCode, body))
 				}
 			}
 		}()
@@ -85,7 +92,7 @@ auth:
 	}
 	close(stop)
 	wg.Wait()
-	require.Zero(t, failed.Load(), "no request fails because of a reload")
+	require.Zero(t, failed.Load(), "no request fails because of a reload; first failure: %v", firstFailure.Load())
 	require.GreaterOrEqual(t, ok.Load(), int64(200))
 	require.Greater(t, reloads, 1)
 	_, found := l.Processor.Components.Gateway.Runtime().Model(fmt.Sprintf("alias-%d", reloads))
