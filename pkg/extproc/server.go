@@ -98,7 +98,6 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 	}
 	ctx := stream.Context()
 	ex := s.handler.NewExchange(ctx)
-	st := streamState{}
 	var closeErr error
 	defer func() { ex.Close(ctx, closeErr) }()
 	for {
@@ -110,7 +109,7 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 			closeErr = err
 			return err
 		}
-		resp, done := st.dispatch(ctx, ex, req)
+		resp, done := dispatch(ctx, ex, req)
 		if resp == nil {
 			closeErr = status.Error(codes.InvalidArgument, "unsupported ext_proc message")
 			return closeErr
@@ -131,14 +130,9 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 	}
 }
 
-// streamState tracks what the protocol needs across messages of one stream.
-type streamState struct {
-	responseStreamed bool
-}
-
 // dispatch routes one request message to the exchange and builds the matching
 // response. done reports an immediate response.
-func (st *streamState) dispatch(ctx context.Context, ex Exchange, req *extprocv3.ProcessingRequest) (*extprocv3.ProcessingResponse, bool) {
+func dispatch(ctx context.Context, ex Exchange, req *extprocv3.ProcessingRequest) (*extprocv3.ProcessingResponse, bool) {
 	switch r := req.Request.(type) {
 	case *extprocv3.ProcessingRequest_RequestHeaders:
 		rh := &RequestHeaders{
@@ -156,7 +150,6 @@ func (st *streamState) dispatch(ctx context.Context, ex Exchange, req *extprocv3
 		return bodyResponse(reply, true), reply.Immediate != nil
 	case *extprocv3.ProcessingRequest_ResponseHeaders:
 		reply := ex.ResponseHeaders(ctx, NewHeaders(r.ResponseHeaders.GetHeaders().GetHeaders()), r.ResponseHeaders.GetEndOfStream())
-		st.responseStreamed = reply.StreamResponseBody
 		return headersResponse(reply, false), reply.Immediate != nil
 	case *extprocv3.ProcessingRequest_ResponseBody:
 		reply := ex.ResponseBody(ctx, r.ResponseBody.GetBody(), r.ResponseBody.GetEndOfStream())
