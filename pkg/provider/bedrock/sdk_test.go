@@ -3,6 +3,7 @@ package bedrock
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -92,7 +93,7 @@ func TestSDKConverseStreamAgainstMock(t *testing.T) {
 			usage = v.Value.Usage
 		}
 	}
-	require.NoError(t, stream.Err())
+	requireStreamEnd(t, stream.Err())
 	require.Equal(t, "Hello there, streaming world.", text)
 	require.JSONEq(t, `{"a":[1,2,3]}`, args)
 	require.Equal(t, "tool_use", stop)
@@ -148,7 +149,7 @@ func TestSDKInvokeModelAgainstMock(t *testing.T) {
 		require.Contains(t, string(chunk.Value.Bytes), `"type"`)
 		n++
 	}
-	require.NoError(t, st.GetStream().Err())
+	requireStreamEnd(t, st.GetStream().Err())
 	require.Greater(t, n, 5)
 
 	// A model field is not part of Bedrock's Claude body: the mock must refuse it.
@@ -162,4 +163,16 @@ func TestSDKInvokeModelAgainstMock(t *testing.T) {
 	var ve *types.ValidationException
 	require.ErrorAs(t, err, &ve)
 	require.Len(t, violations, 1)
+}
+
+// requireStreamEnd accepts a clean end of an SDK event stream. Under load the SDK's
+// reader goroutine can see its own body closed right after the final event and report
+// "use of closed network connection"; every event was delivered by then (the caller
+// checks their contents), so only that error is tolerated.
+func requireStreamEnd(t *testing.T, err error) {
+	t.Helper()
+	if err != nil && strings.Contains(err.Error(), "use of closed network connection") {
+		return
+	}
+	require.NoError(t, err)
 }
