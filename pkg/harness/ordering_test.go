@@ -20,36 +20,39 @@ func TestItem19And20_SpuriousFailClosed(t *testing.T) {
 		script  func(ps *procStream)
 		details string
 		soe     int
+		// raced: the spurious message arrives after a valid reply, so the request may
+		// already have gone upstream when it is detected (Envoy races the same way).
+		raced bool
 	}{
 		{"response_headers answering request_headers", func(ps *procStream) {
 			ps.recv()
 			ps.send(respHeadersResp(&extprocsvc.CommonResponse{}))
-		}, "spurious_message", 500},
+		}, "spurious_message", 500, false},
 		{"body response while waiting for headers", func(ps *procStream) {
 			ps.recv()
 			ps.send(reqBodyResp(&extprocsvc.CommonResponse{}))
-		}, "spurious_message", 500},
+		}, "spurious_message", 500, false},
 		{"trailers response without trailers call", func(ps *procStream) {
 			ps.recv()
 			ps.send(&extprocsvc.ProcessingResponse{Response: &extprocsvc.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocsvc.TrailersResponse{}}})
-		}, "spurious_message", 500},
+		}, "spurious_message", 500, false},
 		{"extra reply (item 25)", func(ps *procStream) {
 			m := ps.recv()
 			ps.send(continueFor(m))
 			ps.send(continueFor(m))
-		}, "spurious_message", 500},
+		}, "spurious_message", 500, true},
 		{"empty oneof (item 22)", func(ps *procStream) {
 			ps.recv()
 			ps.send(&extprocsvc.ProcessingResponse{})
-		}, "unhandled_message", 500},
+		}, "unhandled_message", 500, false},
 		{"streamed_immediate_response is unknown (item 100)", func(ps *procStream) {
 			ps.recv()
 			ps.send(&extprocsvc.ProcessingResponse{Response: &extprocsvc.ProcessingResponse_StreamedImmediateResponse{StreamedImmediateResponse: &extprocsvc.StreamedImmediateResponse{}}})
-		}, "unhandled_message", 500},
+		}, "unhandled_message", 500, false},
 		{"custom status_on_error (item 27)", func(ps *procStream) {
 			ps.recv()
 			ps.send(&extprocsvc.ProcessingResponse{})
-		}, "unhandled_message", 422},
+		}, "unhandled_message", 422, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fp := newFakeProc(t, func(ps *procStream) error {
@@ -66,7 +69,9 @@ func TestItem19And20_SpuriousFailClosed(t *testing.T) {
 			require.Equal(t, tc.soe, resp.Status)
 			require.Equal(t, tc.details, resp.Details)
 			require.Empty(t, resp.Body)
-			require.Equal(t, 0, u.callCount())
+			if !tc.raced {
+				require.Equal(t, 0, u.callCount())
+			}
 			require.EqualValues(t, 1, e.Stats()["spurious_msgs_received"])
 			ps := fp.allStreams()[0]
 			ps.waitEnd()
