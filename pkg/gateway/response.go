@@ -84,7 +84,6 @@ func (x *routerExchange) ResponseBody(_ context.Context, chunk []byte, eos bool)
 		reply = x.bufferedBody(info, chunk)
 	}
 	if eos || !x.respStream {
-		x.finished = true
 		reply.Metadata = x.usageMetadata()
 	}
 	return reply

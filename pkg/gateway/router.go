@@ -95,7 +95,6 @@ type routerExchange struct {
 	usage       canonical.Usage
 	errType     string
 	firstByte   time.Duration
-	finished    bool
 	localStatus int
 
 	ticket       *limits.Ticket
