@@ -632,6 +632,12 @@ type Admin struct {
 	Tokens []*AdminToken `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
 	// RotationGrace is the default grace period of a rotated key secret. Default 1h.
 	RotationGrace *durationpb.Duration `protobuf:"bytes,2,opt,name=rotation_grace,json=rotationGrace,proto3" json:"rotation_grace,omitempty"`
+	// PublicURL is where callers reach the public API (Envoy's listener), e.g.
+	// "https://llm.example.com". The API reference page (/docs/ on the admin listener)
+	// offers it as the server of the public API document, so "Try it out" sends requests
+	// there; that origin must then allow the admin listener's origin (server.cors).
+	// Default "http://localhost:8080"; `llm-router run` uses its own listen address.
+	PublicUrl     string `protobuf:"bytes,3,opt,name=public_url,json=publicUrl,proto3" json:"public_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -678,6 +684,13 @@ func (x *Admin) GetRotationGrace() *durationpb.Duration {
 		return x.RotationGrace
 	}
 	return nil
+}
+
+func (x *Admin) GetPublicUrl() string {
+	if x != nil {
+		return x.PublicUrl
+	}
+	return ""
 }
 
 // AdminToken is an admin API token.
@@ -947,8 +960,14 @@ type Server struct {
 	// ext_proc filter, so request translation and credentials happen per attempt and
 	// fallback may cross providers. When false, everything happens at router level.
 	UpstreamFilter bool `protobuf:"varint,6,opt,name=upstream_filter,json=upstreamFilter,proto3" json:"upstream_filter,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// CORS lets browser pages on other origins call the public API. Envoy answers
+	// preflight requests and adds the CORS response headers (its envoy.filters.http.cors
+	// filter, ahead of ext_proc); `llm-router run` emulates it. Off when no origin is
+	// listed. `llm-router run` adds its own admin listener's origin, so the API
+	// reference page can try requests.
+	Cors          *CORS `protobuf:"bytes,7,opt,name=cors,proto3" json:"cors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Server) Reset() {
@@ -1023,6 +1042,99 @@ func (x *Server) GetUpstreamFilter() bool {
 	return false
 }
 
+func (x *Server) GetCors() *CORS {
+	if x != nil {
+		return x.Cors
+	}
+	return nil
+}
+
+// CORS is the cross-origin policy of the public API.
+type CORS struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// AllowedOrigins are exact origins ("https://app.example.com") or "*" for any.
+	AllowedOrigins []string `protobuf:"bytes,1,rep,name=allowed_origins,json=allowedOrigins,proto3" json:"allowed_origins,omitempty"`
+	// AllowedHeaders are the request headers a page may send. Default: authorization,
+	// content-type, x-api-key, anthropic-version, anthropic-beta, x-request-id,
+	// traceparent.
+	AllowedHeaders []string `protobuf:"bytes,2,rep,name=allowed_headers,json=allowedHeaders,proto3" json:"allowed_headers,omitempty"`
+	// ExposedHeaders are the response headers a page may read. Default: x-request-id,
+	// retry-after and the x-ratelimit-* headers.
+	ExposedHeaders []string `protobuf:"bytes,3,rep,name=exposed_headers,json=exposedHeaders,proto3" json:"exposed_headers,omitempty"`
+	// MaxAge is how long a browser may cache a preflight answer. Default 10m.
+	MaxAge *durationpb.Duration `protobuf:"bytes,4,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
+	// AllowCredentials lets pages send cookies and TLS client certificates. Off by
+	// default (API keys travel in headers, which need no credentials mode).
+	AllowCredentials bool `protobuf:"varint,5,opt,name=allow_credentials,json=allowCredentials,proto3" json:"allow_credentials,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CORS) Reset() {
+	*x = CORS{}
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CORS) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CORS) ProtoMessage() {}
+
+func (x *CORS) ProtoReflect() protoreflect.Message {
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CORS.ProtoReflect.Descriptor instead.
+func (*CORS) Descriptor() ([]byte, []int) {
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CORS) GetAllowedOrigins() []string {
+	if x != nil {
+		return x.AllowedOrigins
+	}
+	return nil
+}
+
+func (x *CORS) GetAllowedHeaders() []string {
+	if x != nil {
+		return x.AllowedHeaders
+	}
+	return nil
+}
+
+func (x *CORS) GetExposedHeaders() []string {
+	if x != nil {
+		return x.ExposedHeaders
+	}
+	return nil
+}
+
+func (x *CORS) GetMaxAge() *durationpb.Duration {
+	if x != nil {
+		return x.MaxAge
+	}
+	return nil
+}
+
+func (x *CORS) GetAllowCredentials() bool {
+	if x != nil {
+		return x.AllowCredentials
+	}
+	return false
+}
+
 // Provider is one upstream LLM service account or endpoint.
 type Provider struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1057,7 +1169,7 @@ type Provider struct {
 
 func (x *Provider) Reset() {
 	*x = Provider{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1181,7 @@ func (x *Provider) String() string {
 func (*Provider) ProtoMessage() {}
 
 func (x *Provider) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[13]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1194,7 @@ func (x *Provider) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Provider.ProtoReflect.Descriptor instead.
 func (*Provider) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Provider) GetName() string {
@@ -1172,7 +1284,7 @@ type Timeouts struct {
 
 func (x *Timeouts) Reset() {
 	*x = Timeouts{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[14]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1184,7 +1296,7 @@ func (x *Timeouts) String() string {
 func (*Timeouts) ProtoMessage() {}
 
 func (x *Timeouts) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[14]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1197,7 +1309,7 @@ func (x *Timeouts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timeouts.ProtoReflect.Descriptor instead.
 func (*Timeouts) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Timeouts) GetConnect() *durationpb.Duration {
@@ -1239,7 +1351,7 @@ type Azure struct {
 
 func (x *Azure) Reset() {
 	*x = Azure{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[15]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1363,7 @@ func (x *Azure) String() string {
 func (*Azure) ProtoMessage() {}
 
 func (x *Azure) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[15]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1376,7 @@ func (x *Azure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Azure.ProtoReflect.Descriptor instead.
 func (*Azure) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Azure) GetApiVersion() string {
@@ -1293,7 +1405,7 @@ type AWS struct {
 
 func (x *AWS) Reset() {
 	*x = AWS{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[16]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1417,7 @@ func (x *AWS) String() string {
 func (*AWS) ProtoMessage() {}
 
 func (x *AWS) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[16]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1430,7 @@ func (x *AWS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AWS.ProtoReflect.Descriptor instead.
 func (*AWS) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AWS) GetRegion() string {
@@ -1371,7 +1483,7 @@ type GCP struct {
 
 func (x *GCP) Reset() {
 	*x = GCP{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[17]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1495,7 @@ func (x *GCP) String() string {
 func (*GCP) ProtoMessage() {}
 
 func (x *GCP) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[17]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1508,7 @@ func (x *GCP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GCP.ProtoReflect.Descriptor instead.
 func (*GCP) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GCP) GetProject() string {
@@ -1434,7 +1546,7 @@ type Anthropic struct {
 
 func (x *Anthropic) Reset() {
 	*x = Anthropic{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[18]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1446,7 +1558,7 @@ func (x *Anthropic) String() string {
 func (*Anthropic) ProtoMessage() {}
 
 func (x *Anthropic) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[18]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1459,7 +1571,7 @@ func (x *Anthropic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Anthropic.ProtoReflect.Descriptor instead.
 func (*Anthropic) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Anthropic) GetVersion() string {
@@ -1505,7 +1617,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[19]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1517,7 +1629,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[19]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1530,7 +1642,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Model) GetName() string {
@@ -1595,7 +1707,7 @@ type Split struct {
 
 func (x *Split) Reset() {
 	*x = Split{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[20]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1607,7 +1719,7 @@ func (x *Split) String() string {
 func (*Split) ProtoMessage() {}
 
 func (x *Split) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[20]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1620,7 +1732,7 @@ func (x *Split) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Split.ProtoReflect.Descriptor instead.
 func (*Split) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Split) GetPercent() float64 {
@@ -1657,7 +1769,7 @@ type Backend struct {
 
 func (x *Backend) Reset() {
 	*x = Backend{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[21]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1669,7 +1781,7 @@ func (x *Backend) String() string {
 func (*Backend) ProtoMessage() {}
 
 func (x *Backend) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[21]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1682,7 +1794,7 @@ func (x *Backend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Backend.ProtoReflect.Descriptor instead.
 func (*Backend) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Backend) GetProvider() string {
@@ -1737,7 +1849,7 @@ type Auth struct {
 
 func (x *Auth) Reset() {
 	*x = Auth{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[22]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1749,7 +1861,7 @@ func (x *Auth) String() string {
 func (*Auth) ProtoMessage() {}
 
 func (x *Auth) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[22]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +1874,7 @@ func (x *Auth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Auth.ProtoReflect.Descriptor instead.
 func (*Auth) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Auth) GetKeys() []*StaticKey {
@@ -1825,7 +1937,7 @@ type StaticKey struct {
 
 func (x *StaticKey) Reset() {
 	*x = StaticKey{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[23]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1837,7 +1949,7 @@ func (x *StaticKey) String() string {
 func (*StaticKey) ProtoMessage() {}
 
 func (x *StaticKey) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[23]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1850,7 +1962,7 @@ func (x *StaticKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StaticKey.ProtoReflect.Descriptor instead.
 func (*StaticKey) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StaticKey) GetId() string {
@@ -1943,7 +2055,7 @@ type Logging struct {
 
 func (x *Logging) Reset() {
 	*x = Logging{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[24]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2067,7 @@ func (x *Logging) String() string {
 func (*Logging) ProtoMessage() {}
 
 func (x *Logging) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[24]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2080,7 @@ func (x *Logging) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Logging.ProtoReflect.Descriptor instead.
 func (*Logging) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Logging) GetLevel() string {
@@ -1997,7 +2109,7 @@ type Translation struct {
 
 func (x *Translation) Reset() {
 	*x = Translation{}
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[25]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2009,7 +2121,7 @@ func (x *Translation) String() string {
 func (*Translation) ProtoMessage() {}
 
 func (x *Translation) ProtoReflect() protoreflect.Message {
-	mi := &file_llmrouter_config_v1_config_proto_msgTypes[25]
+	mi := &file_llmrouter_config_v1_config_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2022,7 +2134,7 @@ func (x *Translation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Translation.ProtoReflect.Descriptor instead.
 func (*Translation) Descriptor() ([]byte, []int) {
-	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{25}
+	return file_llmrouter_config_v1_config_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Translation) GetDefaultMaxTokens() uint32 {
@@ -2116,10 +2228,12 @@ const file_llmrouter_config_v1_config_proto_rawDesc = "" +
 	"\vsqlite_path\x18\x01 \x01(\tR\n" +
 	"sqlitePath\x12)\n" +
 	"\fpostgres_dsn\x18\x02 \x01(\tB\x06ȧ\xe1\xad\v\x01R\vpostgresDsn\x12'\n" +
-	"\x0fpostgres_schema\x18\x03 \x01(\tR\x0epostgresSchema\"\x82\x01\n" +
+	"\x0fpostgres_schema\x18\x03 \x01(\tR\x0epostgresSchema\"\xa1\x01\n" +
 	"\x05Admin\x127\n" +
 	"\x06tokens\x18\x01 \x03(\v2\x1f.llmrouter.config.v1.AdminTokenR\x06tokens\x12@\n" +
-	"\x0erotation_grace\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\rrotationGrace\"4\n" +
+	"\x0erotation_grace\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\rrotationGrace\x12\x1d\n" +
+	"\n" +
+	"public_url\x18\x03 \x01(\tR\tpublicUrl\"4\n" +
 	"\n" +
 	"AdminToken\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
@@ -2139,14 +2253,21 @@ const file_llmrouter_config_v1_config_proto_rawDesc = "" +
 	"\bjwks_url\x18\x04 \x01(\tR\ajwksUrl\x12\x1b\n" +
 	"\tjwks_file\x18\x05 \x01(\tR\bjwksFile\x128\n" +
 	"\n" +
-	"clock_skew\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\tclockSkew\"\x9b\x02\n" +
+	"clock_skew\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\tclockSkew\"\xca\x02\n" +
 	"\x06Server\x12'\n" +
 	"\x0fextproc_address\x18\x01 \x01(\tR\x0eextprocAddress\x12#\n" +
 	"\radmin_address\x18\x02 \x01(\tR\fadminAddress\x12%\n" +
 	"\x0elisten_address\x18\x03 \x01(\tR\rlistenAddress\x123\n" +
 	"\x16max_request_body_bytes\x18\x04 \x01(\rR\x13maxRequestBodyBytes\x12>\n" +
 	"\rdrain_timeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fdrainTimeout\x12'\n" +
-	"\x0fupstream_filter\x18\x06 \x01(\bR\x0eupstreamFilter\"\xfb\x03\n" +
+	"\x0fupstream_filter\x18\x06 \x01(\bR\x0eupstreamFilter\x12-\n" +
+	"\x04cors\x18\a \x01(\v2\x19.llmrouter.config.v1.CORSR\x04cors\"\xe2\x01\n" +
+	"\x04CORS\x12'\n" +
+	"\x0fallowed_origins\x18\x01 \x03(\tR\x0eallowedOrigins\x12'\n" +
+	"\x0fallowed_headers\x18\x02 \x03(\tR\x0eallowedHeaders\x12'\n" +
+	"\x0fexposed_headers\x18\x03 \x03(\tR\x0eexposedHeaders\x122\n" +
+	"\amax_age\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x06maxAge\x12+\n" +
+	"\x11allow_credentials\x18\x05 \x01(\bR\x10allowCredentials\"\xfb\x03\n" +
 	"\bProvider\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x19\n" +
@@ -2240,7 +2361,7 @@ func file_llmrouter_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_llmrouter_config_v1_config_proto_rawDescData
 }
 
-var file_llmrouter_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_llmrouter_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_llmrouter_config_v1_config_proto_goTypes = []any{
 	(*Config)(nil),                    // 0: llmrouter.config.v1.Config
 	(*Limits)(nil),                    // 1: llmrouter.config.v1.Limits
@@ -2255,33 +2376,34 @@ var file_llmrouter_config_v1_config_proto_goTypes = []any{
 	(*Telemetry)(nil),                 // 10: llmrouter.config.v1.Telemetry
 	(*JWT)(nil),                       // 11: llmrouter.config.v1.JWT
 	(*Server)(nil),                    // 12: llmrouter.config.v1.Server
-	(*Provider)(nil),                  // 13: llmrouter.config.v1.Provider
-	(*Timeouts)(nil),                  // 14: llmrouter.config.v1.Timeouts
-	(*Azure)(nil),                     // 15: llmrouter.config.v1.Azure
-	(*AWS)(nil),                       // 16: llmrouter.config.v1.AWS
-	(*GCP)(nil),                       // 17: llmrouter.config.v1.GCP
-	(*Anthropic)(nil),                 // 18: llmrouter.config.v1.Anthropic
-	(*Model)(nil),                     // 19: llmrouter.config.v1.Model
-	(*Split)(nil),                     // 20: llmrouter.config.v1.Split
-	(*Backend)(nil),                   // 21: llmrouter.config.v1.Backend
-	(*Auth)(nil),                      // 22: llmrouter.config.v1.Auth
-	(*StaticKey)(nil),                 // 23: llmrouter.config.v1.StaticKey
-	(*Logging)(nil),                   // 24: llmrouter.config.v1.Logging
-	(*Translation)(nil),               // 25: llmrouter.config.v1.Translation
-	nil,                               // 26: llmrouter.config.v1.Limits.ModelsEntry
-	nil,                               // 27: llmrouter.config.v1.Limits.TeamsEntry
-	nil,                               // 28: llmrouter.config.v1.Limits.BackendMaxParallelEntry
-	nil,                               // 29: llmrouter.config.v1.Provider.HeadersEntry
-	(*durationpb.Duration)(nil),       // 30: google.protobuf.Duration
-	(*descriptorpb.FieldOptions)(nil), // 31: google.protobuf.FieldOptions
+	(*CORS)(nil),                      // 13: llmrouter.config.v1.CORS
+	(*Provider)(nil),                  // 14: llmrouter.config.v1.Provider
+	(*Timeouts)(nil),                  // 15: llmrouter.config.v1.Timeouts
+	(*Azure)(nil),                     // 16: llmrouter.config.v1.Azure
+	(*AWS)(nil),                       // 17: llmrouter.config.v1.AWS
+	(*GCP)(nil),                       // 18: llmrouter.config.v1.GCP
+	(*Anthropic)(nil),                 // 19: llmrouter.config.v1.Anthropic
+	(*Model)(nil),                     // 20: llmrouter.config.v1.Model
+	(*Split)(nil),                     // 21: llmrouter.config.v1.Split
+	(*Backend)(nil),                   // 22: llmrouter.config.v1.Backend
+	(*Auth)(nil),                      // 23: llmrouter.config.v1.Auth
+	(*StaticKey)(nil),                 // 24: llmrouter.config.v1.StaticKey
+	(*Logging)(nil),                   // 25: llmrouter.config.v1.Logging
+	(*Translation)(nil),               // 26: llmrouter.config.v1.Translation
+	nil,                               // 27: llmrouter.config.v1.Limits.ModelsEntry
+	nil,                               // 28: llmrouter.config.v1.Limits.TeamsEntry
+	nil,                               // 29: llmrouter.config.v1.Limits.BackendMaxParallelEntry
+	nil,                               // 30: llmrouter.config.v1.Provider.HeadersEntry
+	(*durationpb.Duration)(nil),       // 31: google.protobuf.Duration
+	(*descriptorpb.FieldOptions)(nil), // 32: google.protobuf.FieldOptions
 }
 var file_llmrouter_config_v1_config_proto_depIdxs = []int32{
 	12, // 0: llmrouter.config.v1.Config.server:type_name -> llmrouter.config.v1.Server
-	13, // 1: llmrouter.config.v1.Config.providers:type_name -> llmrouter.config.v1.Provider
-	19, // 2: llmrouter.config.v1.Config.models:type_name -> llmrouter.config.v1.Model
-	22, // 3: llmrouter.config.v1.Config.auth:type_name -> llmrouter.config.v1.Auth
-	24, // 4: llmrouter.config.v1.Config.logging:type_name -> llmrouter.config.v1.Logging
-	25, // 5: llmrouter.config.v1.Config.translation:type_name -> llmrouter.config.v1.Translation
+	14, // 1: llmrouter.config.v1.Config.providers:type_name -> llmrouter.config.v1.Provider
+	20, // 2: llmrouter.config.v1.Config.models:type_name -> llmrouter.config.v1.Model
+	23, // 3: llmrouter.config.v1.Config.auth:type_name -> llmrouter.config.v1.Auth
+	25, // 4: llmrouter.config.v1.Config.logging:type_name -> llmrouter.config.v1.Logging
+	26, // 5: llmrouter.config.v1.Config.translation:type_name -> llmrouter.config.v1.Translation
 	6,  // 6: llmrouter.config.v1.Config.storage:type_name -> llmrouter.config.v1.Storage
 	7,  // 7: llmrouter.config.v1.Config.admin:type_name -> llmrouter.config.v1.Admin
 	9,  // 8: llmrouter.config.v1.Config.usage:type_name -> llmrouter.config.v1.Usage
@@ -2289,37 +2411,39 @@ var file_llmrouter_config_v1_config_proto_depIdxs = []int32{
 	4,  // 10: llmrouter.config.v1.Config.cache:type_name -> llmrouter.config.v1.Cache
 	5,  // 11: llmrouter.config.v1.Config.redis:type_name -> llmrouter.config.v1.Redis
 	1,  // 12: llmrouter.config.v1.Config.limits:type_name -> llmrouter.config.v1.Limits
-	26, // 13: llmrouter.config.v1.Limits.models:type_name -> llmrouter.config.v1.Limits.ModelsEntry
-	27, // 14: llmrouter.config.v1.Limits.teams:type_name -> llmrouter.config.v1.Limits.TeamsEntry
-	28, // 15: llmrouter.config.v1.Limits.backend_max_parallel:type_name -> llmrouter.config.v1.Limits.BackendMaxParallelEntry
-	30, // 16: llmrouter.config.v1.Limits.queue_max_wait:type_name -> google.protobuf.Duration
-	30, // 17: llmrouter.config.v1.Cache.ttl:type_name -> google.protobuf.Duration
+	27, // 13: llmrouter.config.v1.Limits.models:type_name -> llmrouter.config.v1.Limits.ModelsEntry
+	28, // 14: llmrouter.config.v1.Limits.teams:type_name -> llmrouter.config.v1.Limits.TeamsEntry
+	29, // 15: llmrouter.config.v1.Limits.backend_max_parallel:type_name -> llmrouter.config.v1.Limits.BackendMaxParallelEntry
+	31, // 16: llmrouter.config.v1.Limits.queue_max_wait:type_name -> google.protobuf.Duration
+	31, // 17: llmrouter.config.v1.Cache.ttl:type_name -> google.protobuf.Duration
 	8,  // 18: llmrouter.config.v1.Admin.tokens:type_name -> llmrouter.config.v1.AdminToken
-	30, // 19: llmrouter.config.v1.Admin.rotation_grace:type_name -> google.protobuf.Duration
-	30, // 20: llmrouter.config.v1.JWT.clock_skew:type_name -> google.protobuf.Duration
-	30, // 21: llmrouter.config.v1.Server.drain_timeout:type_name -> google.protobuf.Duration
-	29, // 22: llmrouter.config.v1.Provider.headers:type_name -> llmrouter.config.v1.Provider.HeadersEntry
-	14, // 23: llmrouter.config.v1.Provider.timeouts:type_name -> llmrouter.config.v1.Timeouts
-	15, // 24: llmrouter.config.v1.Provider.azure:type_name -> llmrouter.config.v1.Azure
-	16, // 25: llmrouter.config.v1.Provider.aws:type_name -> llmrouter.config.v1.AWS
-	17, // 26: llmrouter.config.v1.Provider.gcp:type_name -> llmrouter.config.v1.GCP
-	18, // 27: llmrouter.config.v1.Provider.anthropic:type_name -> llmrouter.config.v1.Anthropic
-	30, // 28: llmrouter.config.v1.Timeouts.connect:type_name -> google.protobuf.Duration
-	30, // 29: llmrouter.config.v1.Timeouts.first_byte:type_name -> google.protobuf.Duration
-	30, // 30: llmrouter.config.v1.Timeouts.total:type_name -> google.protobuf.Duration
-	30, // 31: llmrouter.config.v1.Timeouts.stream_idle:type_name -> google.protobuf.Duration
-	21, // 32: llmrouter.config.v1.Model.backends:type_name -> llmrouter.config.v1.Backend
-	20, // 33: llmrouter.config.v1.Model.splits:type_name -> llmrouter.config.v1.Split
-	23, // 34: llmrouter.config.v1.Auth.keys:type_name -> llmrouter.config.v1.StaticKey
-	11, // 35: llmrouter.config.v1.Auth.jwt:type_name -> llmrouter.config.v1.JWT
-	2,  // 36: llmrouter.config.v1.Limits.ModelsEntry.value:type_name -> llmrouter.config.v1.RateLimit
-	3,  // 37: llmrouter.config.v1.Limits.TeamsEntry.value:type_name -> llmrouter.config.v1.TeamLimit
-	31, // 38: llmrouter.config.v1.secret:extendee -> google.protobuf.FieldOptions
-	39, // [39:39] is the sub-list for method output_type
-	39, // [39:39] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	38, // [38:39] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	31, // 19: llmrouter.config.v1.Admin.rotation_grace:type_name -> google.protobuf.Duration
+	31, // 20: llmrouter.config.v1.JWT.clock_skew:type_name -> google.protobuf.Duration
+	31, // 21: llmrouter.config.v1.Server.drain_timeout:type_name -> google.protobuf.Duration
+	13, // 22: llmrouter.config.v1.Server.cors:type_name -> llmrouter.config.v1.CORS
+	31, // 23: llmrouter.config.v1.CORS.max_age:type_name -> google.protobuf.Duration
+	30, // 24: llmrouter.config.v1.Provider.headers:type_name -> llmrouter.config.v1.Provider.HeadersEntry
+	15, // 25: llmrouter.config.v1.Provider.timeouts:type_name -> llmrouter.config.v1.Timeouts
+	16, // 26: llmrouter.config.v1.Provider.azure:type_name -> llmrouter.config.v1.Azure
+	17, // 27: llmrouter.config.v1.Provider.aws:type_name -> llmrouter.config.v1.AWS
+	18, // 28: llmrouter.config.v1.Provider.gcp:type_name -> llmrouter.config.v1.GCP
+	19, // 29: llmrouter.config.v1.Provider.anthropic:type_name -> llmrouter.config.v1.Anthropic
+	31, // 30: llmrouter.config.v1.Timeouts.connect:type_name -> google.protobuf.Duration
+	31, // 31: llmrouter.config.v1.Timeouts.first_byte:type_name -> google.protobuf.Duration
+	31, // 32: llmrouter.config.v1.Timeouts.total:type_name -> google.protobuf.Duration
+	31, // 33: llmrouter.config.v1.Timeouts.stream_idle:type_name -> google.protobuf.Duration
+	22, // 34: llmrouter.config.v1.Model.backends:type_name -> llmrouter.config.v1.Backend
+	21, // 35: llmrouter.config.v1.Model.splits:type_name -> llmrouter.config.v1.Split
+	24, // 36: llmrouter.config.v1.Auth.keys:type_name -> llmrouter.config.v1.StaticKey
+	11, // 37: llmrouter.config.v1.Auth.jwt:type_name -> llmrouter.config.v1.JWT
+	2,  // 38: llmrouter.config.v1.Limits.ModelsEntry.value:type_name -> llmrouter.config.v1.RateLimit
+	3,  // 39: llmrouter.config.v1.Limits.TeamsEntry.value:type_name -> llmrouter.config.v1.TeamLimit
+	32, // 40: llmrouter.config.v1.secret:extendee -> google.protobuf.FieldOptions
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	40, // [40:41] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_llmrouter_config_v1_config_proto_init() }
@@ -2333,7 +2457,7 @@ func file_llmrouter_config_v1_config_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_llmrouter_config_v1_config_proto_rawDesc), len(file_llmrouter_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   31,
 			NumExtensions: 1,
 			NumServices:   0,
 		},
