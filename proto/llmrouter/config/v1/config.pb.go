@@ -962,9 +962,9 @@ type Server struct {
 	UpstreamFilter bool `protobuf:"varint,6,opt,name=upstream_filter,json=upstreamFilter,proto3" json:"upstream_filter,omitempty"`
 	// CORS lets browser pages on other origins call the public API. Envoy answers
 	// preflight requests and adds the CORS response headers (its envoy.filters.http.cors
-	// filter, ahead of ext_proc); `llm-router run` emulates it. Off when no origin is
-	// listed. `llm-router run` adds its own admin listener's origin, so the API
-	// reference page can try requests.
+	// filter, ahead of ext_proc, so a preflight needs no key); `llm-router run` emulates
+	// it. Without this section any origin may call, without credentials, as with
+	// OpenAI's API: a page still needs a key, sent in a header. List origins to restrict.
 	Cors          *CORS `protobuf:"bytes,7,opt,name=cors,proto3" json:"cors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1052,19 +1052,20 @@ func (x *Server) GetCors() *CORS {
 // CORS is the cross-origin policy of the public API.
 type CORS struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// AllowedOrigins are exact origins ("https://app.example.com") or "*" for any.
+	// AllowedOrigins are exact origins ("https://app.example.com", scheme, host and
+	// port, no path) or "*" for any. Empty means any.
 	AllowedOrigins []string `protobuf:"bytes,1,rep,name=allowed_origins,json=allowedOrigins,proto3" json:"allowed_origins,omitempty"`
 	// AllowedHeaders are the request headers a page may send. Default: authorization,
-	// content-type, x-api-key, anthropic-version, anthropic-beta, x-request-id,
-	// traceparent.
+	// x-api-key, content-type and "*" (any other; "*" never covers authorization).
 	AllowedHeaders []string `protobuf:"bytes,2,rep,name=allowed_headers,json=allowedHeaders,proto3" json:"allowed_headers,omitempty"`
 	// ExposedHeaders are the response headers a page may read. Default: x-request-id,
 	// retry-after and the x-ratelimit-* headers.
 	ExposedHeaders []string `protobuf:"bytes,3,rep,name=exposed_headers,json=exposedHeaders,proto3" json:"exposed_headers,omitempty"`
-	// MaxAge is how long a browser may cache a preflight answer. Default 10m.
+	// MaxAge is how long a browser may cache a preflight answer. Default 24h.
 	MaxAge *durationpb.Duration `protobuf:"bytes,4,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
 	// AllowCredentials lets pages send cookies and TLS client certificates. Off by
-	// default (API keys travel in headers, which need no credentials mode).
+	// default (API keys travel in headers, which need no credentials mode); needs
+	// explicit origins, not "*".
 	AllowCredentials bool `protobuf:"varint,5,opt,name=allow_credentials,json=allowCredentials,proto3" json:"allow_credentials,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
