@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts PostgreSQL (127.0.0.1:5432, trust auth, database "test") and Redis
 # (127.0.0.1:6379) when they are not already running, installing them from Debian's
-# packages on a machine that has neither. Idempotent.
+# packages on a machine that has neither, and installs Debian's chromium for the
+# browser test of the API reference page. Idempotent.
 set -euo pipefail
 
 log() { echo "services: $*"; }
@@ -52,4 +53,12 @@ if command -v psql >/dev/null; then
     psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE test" >/dev/null 2>&1 || \
       as_root su postgres -c "createdb test" || true
   fi
+fi
+
+# --- Chromium (the API reference page's browser test) --------------------------
+# (GitHub's Ubuntu runners bring Google Chrome, which the test also accepts.)
+if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then
+  log "chromium present"
+else
+  log "installing chromium"; apt_install chromium
 fi
