@@ -54,7 +54,7 @@ func TestHandlerRoutes(t *testing.T) {
 		{"/docs/assets/LICENSE", http.StatusOK, "text/plain; charset=utf-8", "Apache License"},
 		{"/docs/assets/SHA256SUMS", http.StatusNotFound, "", ""},
 		{"/docs/assets/nope.js", http.StatusNotFound, "", ""},
-		{"/docs/assets/../handler.go", http.StatusNotFound, "", ""},
+		{"/docs/assets/%2e%2e%2fhandler.go", http.StatusNotFound, "", ""},
 		{"/openapi/public.json", http.StatusOK, "application/json", `"servers":[{"url":"http://127.0.0.1:8080"}]`},
 		{"/openapi/admin.json", http.StatusOK, "application/json", `"servers":[{"url":"/"}]`},
 		{"/openapi/other.json", http.StatusNotFound, "", ""},

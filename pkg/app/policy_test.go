@@ -28,11 +28,13 @@ func TestRoutePolicyFromEnvoyMetadata(t *testing.T) {
 	policy, err := structpb.NewStruct(map[string]any{"allowed_models": []any{"mock"}, "cache": "never"})
 	require.NoError(t, err)
 	// The first pass matches this route (the backend routes need x-llm-router-backend,
-	// which the processor sets); after clear_route_cache the backend route wins.
-	hc.Routes = append(hc.Routes, harness.Route{
+	// which the processor sets); after clear_route_cache the backend route wins. It goes
+	// before the catch-all, which is last.
+	catchAll := hc.Routes[len(hc.Routes)-1]
+	hc.Routes = append(hc.Routes[:len(hc.Routes)-1], harness.Route{
 		Name: "team-a", PathPrefix: "/v1/", Cluster: hc.Clusters[0].Name,
 		Metadata: &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"llm_router": policy}},
-	})
+	}, catchAll)
 	env, err := harness.New(hc)
 	require.NoError(t, err)
 	srv := httptest.NewServer(env)

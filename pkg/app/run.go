@@ -44,6 +44,8 @@ type RunOptions struct {
 	Logger *zap.Logger
 	// Ready, when set, receives the bound data-plane address once serving.
 	Ready func(addr string)
+	// AdminReady, when set, receives the bound admin address once serving.
+	AdminReady func(addr string)
 	// LogLevel, when set, is exposed on the admin API for runtime changes.
 	LogLevel *zap.AtomicLevel
 }
@@ -156,6 +158,9 @@ func HarnessConfig(cfg *configv1.Config, conn grpc.ClientConnInterface, defaultB
 	hc := harness.Config{
 		RouterFilter: envoyconfig.RouterFilter(cfg),
 		Processor:    conn,
+		// The same CORS policy and internal-only headers as the generated bootstrap.
+		CORS:                envoyconfig.CORSPolicy(cfg),
+		InternalOnlyHeaders: []string{envoyconfig.BackendHeader, envoyconfig.UnroutedHeader},
 	}
 	eopts := envoyconfig.Options{DefaultBaseURL: defaultBaseURL}
 	hc.LocalReply = emulatedLocalReply(envoyconfig.LocalReplyConfig(cfg, eopts))
@@ -186,6 +191,12 @@ func HarnessConfig(cfg *configv1.Config, conn grpc.ClientConnInterface, defaultB
 		}
 		hc.Routes = append(hc.Routes, route)
 	}
+	// The bootstrap's catch-all: a route entry (so the CORS filter acts on requests not
+	// routed yet) whose cluster is never found, answered 404 with flag NC.
+	hc.Routes = append(hc.Routes, harness.Route{
+		Name: envoyconfig.UnroutedRouteName, PathPrefix: "/",
+		ClusterHeader: envoyconfig.UnroutedHeader, ClusterNotFoundStatus: http.StatusNotFound,
+	})
 	return hc, nil
 }
 
@@ -228,7 +239,9 @@ func Run(ctx context.Context, cfg *configv1.Config, opts RunOptions) error {
 			errc <- err
 		}
 	}()
+	base := "http://" + lis.Addr().String()
 	var admin *http.Server
+	var adminBase string
 	adminAddr := opts.Admin
 	if adminAddr == "" {
 		adminAddr = cfg.GetServer().GetAdminAddress()
@@ -238,13 +251,21 @@ func Run(ctx context.Context, cfg *configv1.Config, opts RunOptions) error {
 		if err != nil {
 			log.Warn("admin listener unavailable; continuing without it", zap.Error(err))
 		} else {
+			// The API reference page tries requests against this data plane.
+			l.Processor.PublicURL = base
 			admin = &http.Server{Handler: l.Processor.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
 			go func() { _ = admin.Serve(alis) }()
+			adminBase = "http://" + alis.Addr().String()
+			if opts.AdminReady != nil {
+				opts.AdminReady(alis.Addr().String())
+			}
 		}
 	}
-	base := "http://" + lis.Addr().String()
 	if opts.Out != nil {
 		fmt.Fprintf(opts.Out, "llm-router %s: local gateway listening on %s\n", Version, base)
+		if adminBase != "" {
+			fmt.Fprintf(opts.Out, "API reference: %s/docs/\n", adminBase)
+		}
 		if l.Key != "" {
 			fmt.Fprintf(opts.Out, "API key: %s\n", l.Key)
 			fmt.Fprintf(opts.Out, "Try:\n  curl -s %s/v1/chat/completions -H \"Authorization: Bearer %s\" -H 'content-type: application/json' -d '{\"model\":\"mock\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'\n", base, l.Key)

@@ -15,6 +15,8 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
+	"github.com/llm-router/llm-router/pkg/admin"
+	"github.com/llm-router/llm-router/pkg/apidocs"
 	"github.com/llm-router/llm-router/pkg/config"
 	"github.com/llm-router/llm-router/pkg/extproc"
 	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
@@ -29,8 +31,11 @@ type Processor struct {
 	configHash string
 	// Reloader, when set, reloads the config file (hot reload).
 	Reloader *Reloader
-	ready    atomic.Bool
-	streams  prometheus.Gauge
+	// PublicURL, when set, overrides admin.public_url as the server of the public API
+	// document on the API reference page (`llm-router run` sets its own address).
+	PublicURL string
+	ready     atomic.Bool
+	streams   prometheus.Gauge
 }
 
 // NewProcessor builds the ext_proc gRPC server for c.
@@ -49,9 +54,15 @@ func NewProcessor(c *Components) *Processor {
 	return p
 }
 
-// AdminHandler serves /healthz, /readyz, /statusz and /metrics.
+// DefaultPublicURL is where callers reach the public API when admin.public_url is unset.
+const DefaultPublicURL = "http://localhost:8080"
+
+// AdminHandler serves the admin listener: /healthz, /readyz, /statusz, /metrics, the
+// admin API under /v1/admin/, its OpenAPI document at /openapi.json and the API
+// reference page at /docs/.
 func (p *Processor) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
+	p.mountDocs(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("content-type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
@@ -123,9 +134,36 @@ func (p *Processor) AdminHandler() http.Handler {
 	if a := p.Components.Identity; a != nil && a.Admin != nil {
 		h := a.Admin.Handler()
 		mux.Handle("/v1/admin/", h)
-		mux.Handle("GET /openapi.json", h)
 	}
 	return mux
+}
+
+// mountDocs serves the API reference page and both OpenAPI documents. They are static
+// and hold no secret, so they need no token (the operations they describe do).
+func (p *Processor) mountDocs(mux *http.ServeMux) {
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(admin.OpenAPI())
+	})
+	public := p.PublicURL
+	if public == "" {
+		public = p.Components.Config.GetAdmin().GetPublicUrl()
+	}
+	if public == "" {
+		public = DefaultPublicURL
+	}
+	docs, err := apidocs.NewHandler([]apidocs.Document{
+		{Name: "public API", Slug: "public", JSON: apidocs.PublicOpenAPI(), ServerURL: public},
+		{Name: "admin API", Slug: "admin", JSON: admin.OpenAPI(), ServerURL: "/"},
+	})
+	if err != nil {
+		// Only a bad admin.public_url gets here, and config validation refuses it first.
+		p.Components.Logger.Warn("API reference page unavailable", zap.Error(err))
+		return
+	}
+	for _, pattern := range apidocs.Patterns() {
+		mux.Handle(pattern, docs)
+	}
 }
 
 // Serve runs `llm-router serve`: the ext_proc server on cfg.server.extproc_address and

@@ -79,6 +79,7 @@ func ApplyDefaults(cfg *configv1.Config) {
 		s.MaxRequestBodyBytes = DefaultMaxRequestBodyBytes
 	}
 	setDuration(&s.DrainTimeout, DefaultDrainTimeout)
+	applyCORSDefaults(s)
 
 	for _, p := range cfg.Providers {
 		if p.Timeouts == nil {

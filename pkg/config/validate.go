@@ -120,6 +120,7 @@ func (v *validator) server(s *configv1.Server) {
 		}
 	}
 	v.duration("server.drain_timeout", s.GetDrainTimeout(), false)
+	v.cors("server.cors", s.GetCors())
 }
 
 // orDefault returns a if it is set, else def.

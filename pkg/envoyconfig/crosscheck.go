@@ -73,6 +73,7 @@ func crossCheck(b *bootstrapv3.Bootstrap, cfg *configv1.Config) []Problem {
 
 	for _, h := range hcms {
 		ps = append(ps, checkHTTPFilters(h.hcm.GetHttpFilters(), h.path+".http_filters", cs)...)
+		ps = append(ps, checkCORSRoutes(h.hcm, h.path)...)
 	}
 	if cfg == nil {
 		return ps

@@ -8,7 +8,8 @@
 // into a mesh. Validate parses any Envoy bootstrap (or EnvoyFilter) YAML against Envoy's
 // own protos from go-control-plane, runs the protoc-gen-validate rules on it and on every
 // nested typed_config, and cross-checks it against the llm-router config: every backend
-// has its route and cluster, and the ext_proc filters use the modes the processor needs.
+// has its route and cluster, the ext_proc filters use the modes the processor needs, and
+// no direct-response catch-all keeps the CORS filter from acting.
 //
 // Plan is the single source of truth for clusters, endpoints and retries. Generate uses
 // it, and so does the in-process data plane of `llm-router run`, so the emulated and the
@@ -24,6 +25,12 @@ const (
 	// BackendHeader is the request header the router-level processor sets to the chosen
 	// backend name; each backend route matches it exactly.
 	BackendHeader = "x-llm-router-backend"
+	// UnroutedHeader names the cluster of the catch-all route (UnroutedRouteName). It is
+	// an internal-only header, never set, so that route is a route entry (as Envoy's CORS
+	// filter needs) whose cluster is never found: Envoy answers 404 with flag NC.
+	UnroutedHeader = "x-llm-router-unrouted"
+	// UnroutedRouteName names the catch-all route, after the backend routes.
+	UnroutedRouteName = "not_found"
 	// ClusterPrefix prefixes every backend cluster name: "llm_router.<backend>".
 	ClusterPrefix = "llm_router."
 	// ExtprocCluster is the gRPC cluster of the llm-router external processor.

@@ -4,13 +4,11 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	ratelimitconfv3 "github.com/envoyproxy/go-control-plane/envoy/config/ratelimit/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	upstreamcodecv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/upstream_codec/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	metadatav3 "github.com/envoyproxy/go-control-plane/envoy/type/metadata/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -94,37 +92,6 @@ func (g *gen) extprocHTTPFilter(cfg *configv1.Config) *hcmv3.HttpFilter {
 		Name:       ExtProcFilterName,
 		ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: g.any(RouterFilter(cfg))},
 	}
-}
-
-// corsHTTPFilter answers preflights before the processor sees them (no key needed for
-// OPTIONS); the policy itself lives on the virtual host.
-func (g *gen) corsHTTPFilter() *hcmv3.HttpFilter {
-	return &hcmv3.HttpFilter{
-		Name:       CORSFilterName,
-		ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: g.any(&corsv3.Cors{})},
-	}
-}
-
-// corsPolicy allows browser clients. "authorization" is listed explicitly because the
-// "*" wildcard of Access-Control-Allow-Headers does not cover it.
-func corsPolicy(origins []string) *corsv3.CorsPolicy {
-	p := &corsv3.CorsPolicy{
-		AllowMethods:  "GET, POST, OPTIONS",
-		AllowHeaders:  "authorization, x-api-key, content-type, *",
-		ExposeHeaders: "x-request-id, retry-after",
-		MaxAge:        "86400",
-	}
-	if len(origins) == 0 {
-		p.AllowOriginStringMatch = []*matcherv3.StringMatcher{{
-			MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: ".*"}},
-		}}
-	}
-	for _, o := range origins {
-		p.AllowOriginStringMatch = append(p.AllowOriginStringMatch, &matcherv3.StringMatcher{
-			MatchPattern: &matcherv3.StringMatcher_Exact{Exact: o},
-		})
-	}
-	return p
 }
 
 // rateLimitHTTPFilter charges Envoy's global rate limit service. It runs after ext_proc,

@@ -105,7 +105,8 @@ func TestGenerateFollowsPlan(t *testing.T) {
 
 func TestGenerateListenerAndFilters(t *testing.T) {
 	cfg := loadConfig(t, envoyDir+"/llm-router.yaml")
-	b := generate(t, cfg, Options{ListenAddress: "127.0.0.1:10000", AdminAddress: "127.0.0.1:9999", CORSAllowOrigins: []string{"https://app.example.com"}})
+	cfg.Server.Cors = &configv1.CORS{AllowedOrigins: []string{"https://app.example.com"}}
+	b := generate(t, cfg, Options{ListenAddress: "127.0.0.1:10000", AdminAddress: "127.0.0.1:9999"})
 	l := b.StaticResources.Listeners[0]
 	require.Equal(t, "127.0.0.1", l.Address.GetSocketAddress().Address)
 	require.Equal(t, uint32(10000), l.Address.GetSocketAddress().GetPortValue())
@@ -121,17 +122,35 @@ func TestGenerateListenerAndFilters(t *testing.T) {
 	ep := &extprocv3.ExternalProcessor{}
 	require.NoError(t, h.HttpFilters[1].GetTypedConfig().UnmarshalTo(ep))
 	require.True(t, proto.Equal(RouterFilter(cfg), ep))
-	require.Equal(t, []string{BackendHeader}, h.GetRouteConfig().InternalOnlyHeaders)
+	require.Equal(t, []string{BackendHeader, UnroutedHeader}, h.GetRouteConfig().InternalOnlyHeaders)
 
 	cors := &corsv3.CorsPolicy{}
 	require.NoError(t, h.GetRouteConfig().VirtualHosts[0].TypedPerFilterConfig[CORSFilterName].UnmarshalTo(cors))
+	require.True(t, proto.Equal(CORSPolicy(cfg), cors), "the policy run's emulator uses")
 	require.Equal(t, "https://app.example.com", cors.AllowOriginStringMatch[0].GetExact())
+
+	// The catch-all is a route entry (Envoy's CORS filter ignores direct responses).
+	routes := h.GetRouteConfig().VirtualHosts[0].Routes
+	last := routes[len(routes)-1]
+	require.Equal(t, UnroutedRouteName, last.Name)
+	require.Equal(t, "/", last.Match.GetPrefix())
+	require.Equal(t, UnroutedHeader, last.GetRoute().GetClusterHeader())
+	require.Equal(t, routev3.RouteAction_NOT_FOUND, last.GetRoute().GetClusterNotFoundResponseCode())
+	for _, r := range routes {
+		require.Nil(t, r.GetDirectResponse(), r.Name)
+	}
 
 	// Anthropic mappers come first and all are keyed on response flags.
 	mappers := h.LocalReplyConfig.Mappers
 	require.Len(t, mappers, 2*len(localReplies()))
 	require.NotNil(t, mappers[0].Filter.GetAndFilter())
-	uf := mappers[len(localReplies())+1]
+	var uf *hcmv3.ResponseMapper
+	for _, m := range mappers[len(localReplies()):] {
+		if flags := m.Filter.GetResponseFlagFilter().GetFlags(); len(flags) == 1 && flags[0] == "UF" {
+			uf = m
+		}
+	}
+	require.NotNil(t, uf)
 	require.Equal(t, []string{"UF"}, uf.Filter.GetResponseFlagFilter().Flags)
 	require.Equal(t, uint32(502), uf.StatusCode.GetValue())
 	var body map[string]map[string]any

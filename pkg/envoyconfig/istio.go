@@ -29,7 +29,12 @@ const (
 // ingress gateway (context GATEWAY) and of sidecars' inbound listeners
 // (SIDECAR_INBOUND), and adds the llm_router_extproc gRPC cluster. Routing to providers
 // stays with the mesh (ServiceEntry and VirtualService), so no backend clusters are
-// patched in.
+// patched in. So does CORS: server.cors is not patched in, because in a mesh CORS is
+// the VirtualService's corsPolicy, which Istio renders as envoy.filters.http.cors
+// policies of its own and which a patched virtual host policy would contradict. Set
+// corsPolicy on the VirtualService instead, and make its catch-all a route, not a
+// directResponse: Envoy's CORS filter ignores a request whose route (as matched before
+// llm-router routes it) is a direct response.
 func GenerateEnvoyFilter(cfg *configv1.Config, opts Options) ([]byte, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("envoyconfig: nil config")

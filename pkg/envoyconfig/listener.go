@@ -50,31 +50,38 @@ func (g *gen) connectionManager(plans []ClusterPlan) *hcmv3.HttpConnectionManage
 	}
 }
 
-// routeConfig has one route per backend, matching x-llm-router-backend exactly, then
-// catch-all 404s. The processor runs before the router and always either answers itself
-// or sets the header with clear_route_cache, so the catch-alls only answer requests that
+// routeConfig has one route per backend, matching x-llm-router-backend exactly, then a
+// catch-all. The processor runs before the router and always either answers itself or
+// sets the header with clear_route_cache, so the catch-all only answers requests that
 // were never routed (e.g. an ext_proc filter missing from the chain).
+//
+// The catch-all is also the route every request matches when the filters ahead of the
+// processor look at it, and Envoy's CORS filter does nothing at all unless that route is
+// a route entry (cors_filter.cc decodeHeaders: `route()->routeEntry() == nullptr` →
+// Continue; a direct_response route has no route entry, config_impl.cc
+// RouteEntryImplBase::routeEntry). So it is a route entry whose cluster comes from a
+// header that nobody can set (UnroutedHeader is internal-only): the router finds no
+// cluster and answers cluster_not_found_response_code, 404, with response flag NC,
+// which the local_reply_config turns into the caller's error schema.
 func (g *gen) routeConfig(plans []ClusterPlan) *routev3.RouteConfiguration {
 	vh := &routev3.VirtualHost{
 		Name:    ListenerName,
 		Domains: []string{"*"},
 		TypedPerFilterConfig: map[string]*anypb.Any{
-			CORSFilterName: g.any(corsPolicy(g.opts.CORSAllowOrigins)),
+			CORSFilterName: g.any(CORSPolicy(g.cfg)),
 		},
 	}
 	for _, p := range plans {
 		vh.Routes = append(vh.Routes, g.backendRoute(p))
 	}
-	vh.Routes = append(vh.Routes,
-		notFoundRoute("not_found.anthropic", anthropicPathPrefix, anthropicError("not_found_error", "no backend was selected for this request")),
-		notFoundRoute("not_found", "/", openAIError("no backend was selected for this request", "invalid_request_error", "route_not_found")),
-	)
+	vh.Routes = append(vh.Routes, unroutedRoute())
 	return &routev3.RouteConfiguration{
 		Name:         ListenerName,
 		VirtualHosts: []*routev3.VirtualHost{vh},
-		// Callers must not choose the backend themselves: Envoy strips the header from
-		// every external request before any filter runs; only the processor sets it.
-		InternalOnlyHeaders: []string{BackendHeader},
+		// Callers must not choose the backend (or a cluster) themselves: Envoy strips
+		// these headers from every external request before any filter runs; only the
+		// processor sets x-llm-router-backend.
+		InternalOnlyHeaders: []string{BackendHeader, UnroutedHeader},
 	}
 }
 
@@ -127,17 +134,15 @@ func (g *gen) backendRoute(p ClusterPlan) *routev3.Route {
 	}
 }
 
-func notFoundRoute(name, prefix, body string) *routev3.Route {
+// unroutedRoute is the catch-all route entry (see routeConfig): its cluster is named by
+// UnroutedHeader, which never reaches the router, so Envoy answers 404 with flag NC.
+func unroutedRoute() *routev3.Route {
 	return &routev3.Route{
-		Name:  name,
-		Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: prefix}},
-		Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{
-			Status: 404,
-			Body:   &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: body}},
-		}},
-		ResponseHeadersToAdd: []*corev3.HeaderValueOption{{
-			Header:       &corev3.HeaderValue{Key: "content-type", Value: "application/json"},
-			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+		Name:  UnroutedRouteName,
+		Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
+		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
+			ClusterSpecifier:            &routev3.RouteAction_ClusterHeader{ClusterHeader: UnroutedHeader},
+			ClusterNotFoundResponseCode: routev3.RouteAction_NOT_FOUND,
 		}},
 	}
 }
@@ -165,6 +170,8 @@ func localReplies() []localReply {
 		{"UC", 502, "the upstream provider closed the connection", "server_error", "upstream_connection_closed", "api_error"},
 		{"UR", 502, "the upstream provider reset the stream", "server_error", "upstream_reset", "api_error"},
 		{"RL", 429, "rate limit exceeded", "rate_limit_error", "rate_limit_exceeded", "rate_limit_error"},
+		// The catch-all route (unroutedRoute): the processor routed nothing.
+		{"NC", 404, "no backend was selected for this request", "invalid_request_error", "route_not_found", "not_found_error"},
 		// The processor failed (down, timed out, broke the protocol): Envoy answers with
 		// ext_proc's status_on_error and details "ext_proc_error_…", but no flag.
 		{celExtProcError, 0, "the gateway could not process the request", "server_error", "gateway_processor_error", "api_error"},

@@ -47,9 +47,6 @@ type Options struct {
 	CAFile string
 	// AccessLogPath is where the JSON access log goes. Default "/dev/stdout".
 	AccessLogPath string
-	// CORSAllowOrigins are the exact origins browsers may call from. Empty allows any
-	// origin (credentials are never allowed, so this exposes nothing a key does not).
-	CORSAllowOrigins []string
 	// MaxConcurrency bounds concurrent requests, pending requests, connections and
 	// retries per cluster (Envoy's circuit breakers; its default of 3 concurrent retries
 	// would silently disable fallback under load). Default 10000.

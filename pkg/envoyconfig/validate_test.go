@@ -313,6 +313,12 @@ func TestValidateConfigMismatches(t *testing.T) {
 			c.LoadAssignment.Endpoints[0].LbEndpoints[0].Metadata.FilterMetadata[MetadataNamespace].Fields["backend"].Kind = nil
 			c.LoadAssignment.Endpoints[0].LbEndpoints[0].Metadata = c.LoadAssignment.Endpoints[1].LbEndpoints[0].Metadata
 		}, gptPath + ".load_assignment.endpoints[0].lb_endpoints[0].metadata", `labelled backend "azure.gpt-4o-prod", want "openai.gpt-4o"`},
+		{"direct response catch-all defeats CORS", func(t *testing.T, b *bootstrapv3.Bootstrap) {
+			editHCM(t, b, func(h *hcmv3.HttpConnectionManager) {
+				routes := h.GetRouteConfig().VirtualHosts[0].Routes
+				routes[len(routes)-1].Action = &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{Status: 404}}
+			})
+		}, hcmPath + ".route_config.virtual_hosts[0].routes[8].direct_response", "Envoy's CORS filter ignores a direct response route"},
 		{"no connection manager", func(_ *testing.T, b *bootstrapv3.Bootstrap) {
 			b.StaticResources.Listeners[0].FilterChains[0].Filters[0].GetTypedConfig().TypeUrl = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 			b.StaticResources.Listeners[0].FilterChains[0].Filters[0].GetTypedConfig().Value = nil

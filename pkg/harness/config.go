@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	extprocsvc "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -46,8 +47,18 @@ type Config struct {
 	// Routes are matched in order; the first match wins. No match gives a 404 local reply
 	// with details route_not_found.
 	Routes []Route
+	// InternalOnlyHeaders are the route configuration's internal_only_headers: removed
+	// from every downstream request before any filter runs (every caller is external, as
+	// with use_remote_address and no internal addresses).
+	InternalOnlyHeaders []string
 	// Clusters are the upstream clusters the routes point at.
 	Clusters []Cluster
+	// CORS, when set, emulates envoy.filters.http.cors as the first filter of the chain
+	// (before the router-level ext_proc filter) with this policy on the virtual host
+	// (typed_per_filter_config): preflights from allowed origins are answered there, and
+	// responses to allowed origins get the CORS headers. nil means no CORS filter, as a
+	// bootstrap without it. Fractional filter_enabled/shadow_enabled are not emulated.
+	CORS *corsv3.CorsPolicy
 	// LocalReply emulates the HCM local_reply_config: mappers (status_code_filter,
 	// header_filter, response_flag_filter, and_filter, or_filter), status_code, body,
 	// headers_to_add and body_format (text_format, text_format_source or json_format).
@@ -72,8 +83,16 @@ type Route struct {
 	Header, Value string
 	// PathPrefix, if set, must prefix :path.
 	PathPrefix string
-	// Cluster is the target cluster; it must exist.
+	// Cluster is the target cluster; it must exist. Set either Cluster or ClusterHeader.
 	Cluster string
+	// ClusterHeader is Envoy's cluster_header: the cluster is named by the first value
+	// of this request header when the router runs. A missing header or unknown cluster
+	// gives a local reply with ClusterNotFoundStatus, details cluster_not_found and
+	// response flag NC.
+	ClusterHeader string
+	// ClusterNotFoundStatus is cluster_not_found_response_code: 503 (the default when 0),
+	// 404 or 500.
+	ClusterNotFoundStatus int
 	// Timeout is the route timeout, from the end of the downstream request to the end of the
 	// upstream response. 0 means DefaultRouteTimeout (15s, Envoy's default); a negative value
 	// disables it (Envoy's timeout: 0s). Expiry gives a 504 "upstream request timeout".
@@ -366,11 +385,29 @@ func compileCluster(c Cluster) (*compiledCluster, error) {
 }
 
 func compileRoute(r Route, clusters map[string]*compiledCluster) (*compiledRoute, error) {
-	cc, ok := clusters[r.Cluster]
-	if !ok {
-		return nil, fmt.Errorf("route %q: unknown cluster %q", r.Name, r.Cluster)
+	cr := &compiledRoute{Route: r, timeout: r.Timeout, retryOn: map[string]bool{}}
+	switch {
+	case r.Cluster != "" && r.ClusterHeader != "":
+		return nil, fmt.Errorf("route %q: set either a cluster or a cluster header", r.Name)
+	case r.ClusterHeader != "":
+		if !headerNameIsValid(strings.ToLower(r.ClusterHeader)) {
+			return nil, fmt.Errorf("route %q: invalid cluster header %q", r.Name, r.ClusterHeader)
+		}
+		cr.ClusterHeader = strings.ToLower(r.ClusterHeader)
+	default:
+		cc, ok := clusters[r.Cluster]
+		if !ok {
+			return nil, fmt.Errorf("route %q: unknown cluster %q", r.Name, r.Cluster)
+		}
+		cr.cluster = cc
 	}
-	cr := &compiledRoute{Route: r, cluster: cc, timeout: r.Timeout, retryOn: map[string]bool{}}
+	switch r.ClusterNotFoundStatus {
+	case 0:
+		cr.ClusterNotFoundStatus = 503
+	case 503, 404, 500:
+	default:
+		return nil, fmt.Errorf("route %q: cluster not found status %d is not 503, 404 or 500", r.Name, r.ClusterNotFoundStatus)
+	}
 	cr.Header = strings.ToLower(cr.Header)
 	switch {
 	case cr.timeout == 0:
@@ -436,6 +473,13 @@ func New(cfg Config) (*Envoy, error) {
 			return nil, errors.New("an ext_proc filter is configured but Config.Processor is nil")
 		}
 		e.client = extprocsvc.NewExternalProcessorClient(cfg.Processor)
+	}
+	if cfg.CORS != nil {
+		cp, err := compileCORS(cfg.CORS)
+		if err != nil {
+			return nil, fmt.Errorf("cors policy: %w", err)
+		}
+		e.cors = cp
 	}
 	lr, err := compileLocalReply(cfg.LocalReply)
 	if err != nil {

@@ -1,7 +1,7 @@
 // Package harness emulates Envoy's HTTP data path with the ext_proc filter, so that tests
 // and `llm-router run` need no Envoy:
 //
-//	client → [router-level ext_proc] → route match → router (retries) →
+//	client → [CORS] → [router-level ext_proc] → route match → router (retries) →
 //	    per attempt: [upstream ext_proc] → upstream HTTP → back the same way
 //
 // The filter configurations are the real Envoy protos
@@ -55,6 +55,15 @@
 //     shaped by Config.LocalReply, and become a stream reset once response headers went
 //     downstream. An upstream filter's immediate or error reply goes downstream with no retry
 //     (item 98).
+//   - Config.CORS emulates envoy.filters.http.cors (cors_filter.cc) ahead of the router-level
+//     filter, with one virtual-host policy: a preflight from an allowed origin is answered
+//     with 200 and encoded through the encoder chain (so the router-level processor sees
+//     its response headers, never its request); responses to allowed origins, local
+//     replies included, get allow-origin, allow-credentials and expose-headers. As in
+//     Envoy, the filter does nothing for a request that matches no route.
+//   - Routes match by header and path prefix and send to a cluster or, with ClusterHeader
+//     (cluster_header), to the cluster a request header names; an unknown one is a local
+//     reply with cluster_not_found_response_code and flag NC.
 //   - Retries: connect failures retry immediately, everything else after Envoy's jittered
 //     exponential backoff; previous_priorities walks priority levels 0, 1, 2, ….
 //

@@ -27,6 +27,7 @@ type Envoy struct {
 	routes       []*compiledRoute
 	clusters     map[string]*compiledCluster
 	localReply   *localReplyConfig
+	cors         *corsPolicy
 	bufferLimit  int
 	client       extprocsvc.ExternalProcessorClient
 	stats        *statSet
@@ -274,8 +275,9 @@ func (r *recorder) writeTrailers(t hmap) { r.resp.Trailer = t.toHTTP(false) }
 // "ext_proc.upstream.<name>". Router and connection manager counters include
 // upstream_rq_total, upstream_rq_retry, upstream_rq_retry_success,
 // upstream_rq_retry_limit_exceeded, upstream_rq_timeout, upstream_rq_per_try_timeout,
-// upstream_cx_connect_fail, upstream_rq_<code>, upstream_rq_<N>xx, no_route,
-// downstream_rq_total, downstream_rq_completed, downstream_rq_<N>xx and downstream_rq_reset.
+// upstream_cx_connect_fail, upstream_rq_<code>, upstream_rq_<N>xx, no_route, no_cluster,
+// downstream_rq_total, downstream_rq_completed, downstream_rq_<N>xx and downstream_rq_reset;
+// the CORS filter counts cors.origin_valid and cors.origin_invalid.
 func (e *Envoy) Stats() map[string]uint64 { return e.stats.snapshot() }
 
 // Close releases idle upstream connections. In-flight requests are not interrupted.

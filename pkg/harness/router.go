@@ -70,6 +70,24 @@ func (r *router) onHeaders(h *hmap, eos bool) {
 		s.sendLocalReply(404, nil, "route_not_found", nil)
 		return
 	}
+	if r.route.ClusterHeader != "" {
+		// Router::Filter::decodeHeaders: a cluster_header route names its cluster per
+		// request; an unknown one is answered with cluster_not_found_response_code, flag
+		// NoClusterFound (NC), details cluster_not_found.
+		name, _ := h.get(r.route.ClusterHeader)
+		cc, ok := s.e.clusters[name]
+		if !ok {
+			status := r.route.ClusterNotFoundStatus
+			r.route = nil
+			s.addFlag("NC")
+			s.e.stats.inc("no_cluster")
+			s.sendLocalReply(status, nil, "cluster_not_found", nil)
+			return
+		}
+		dyn := *r.route
+		dyn.cluster, dyn.Cluster = cc, name
+		r.route = &dyn
+	}
 	if eos {
 		r.onRequestComplete()
 	}

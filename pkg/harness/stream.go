@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +57,8 @@ type stream struct {
 	routeCached bool
 	route       *compiledRoute
 
+	cors corsState
+
 	rf     *extProcFilter
 	router *router
 
@@ -69,6 +72,9 @@ func newStream(e *Envoy, downCtx context.Context, down downstreamWriter, h hmap)
 		e: e, downCtx: downCtx, down: down, reqHeaders: h,
 		evq: make(chan func(), 64), done: make(chan struct{}), start: time.Now(),
 		meta: map[string]*structpb.Struct{},
+	}
+	for _, k := range e.cfg.InternalOnlyHeaders {
+		s.reqHeaders.del(strings.ToLower(k))
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(downCtx))
 	s.router = &router{s: s}
@@ -113,6 +119,9 @@ func (s *stream) run(body *bodySource) {
 	if body != nil {
 		body.onFrame = func(b []byte, eos bool) {
 			s.reqBytes += int64(len(b))
+			if s.cors.answered {
+				return // held by the CORS filter, which stopped the decoder chain
+			}
 			if s.rf != nil {
 				s.rf.dec.onData(b, eos)
 			} else {
@@ -120,6 +129,9 @@ func (s *stream) run(body *bodySource) {
 			}
 		}
 		body.onTrailers = func(t hmap) {
+			if s.cors.answered {
+				return
+			}
 			if s.rf != nil {
 				s.rf.dec.onTrailers(&t)
 			} else {
@@ -132,9 +144,12 @@ func (s *stream) run(body *bodySource) {
 	// The HCM resolves the route from the original headers before the filter chain runs;
 	// it is recomputed only after a filter clears the route cache.
 	s.currentRoute()
-	if s.rf != nil {
+	switch {
+	case s.corsDecodeHeaders():
+		// A preflight answered by the CORS filter, the first filter of the chain.
+	case s.rf != nil:
 		s.rf.dec.onHeaders(&s.reqHeaders, eos)
-	} else {
+	default:
 		s.router.onHeaders(&s.reqHeaders, eos)
 	}
 	for !s.finished {
@@ -220,7 +235,9 @@ func (s *stream) attrEnv() *attrEnv {
 	env := &attrEnv{reqHeaders: s.reqHeaders, protocol: "HTTP/1.1", sourceAddr: s.remoteAddr, details: s.details}
 	if r := s.currentRoute(); r != nil {
 		env.routeName, env.routeMeta, env.haveRoute = r.Name, r.Metadata, true
-		env.clusterName, env.clusterMeta, env.haveCluster = r.Cluster, r.cluster.Metadata, true
+		if r.cluster != nil { // a cluster_header route has its cluster only at the router
+			env.clusterName, env.clusterMeta, env.haveCluster = r.Cluster, r.cluster.Metadata, true
+		}
 	}
 	if ep := s.router.ep; ep != nil {
 		env.haveUpstream, env.hostMeta, env.hostAddr = true, ep.Metadata, ep.hostport
@@ -258,6 +275,7 @@ func (p downPipe) onHeaders(h *hmap, eos bool) {
 	if err != nil || status < 100 || status > 999 {
 		status = 502
 	}
+	s.corsEncodeHeaders(h)
 	s.respHeadersSent = true
 	s.respStatus = status
 	s.respHeaders = h.clone()

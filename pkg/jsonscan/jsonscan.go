@@ -6,6 +6,7 @@ package jsonscan
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"strconv"
 )
@@ -127,15 +128,33 @@ func skipString(data []byte, i int) (int, error) {
 		}
 		if n%2 == 0 {
 			// Raw control characters are not allowed inside JSON strings.
-			for _, c := range data[i+1 : q] {
-				if c < 0x20 {
-					return 0, ErrSyntax
-				}
+			if hasControl(data[i+1 : q]) {
+				return 0, ErrSyntax
 			}
 			return q + 1, nil
 		}
 		j = q + 1
 	}
+}
+
+// hasControl reports whether b contains a byte below 0x20. It tests eight bytes at a
+// time: (x - 0x20 in every byte) &^ x has a byte's high bit set only if some byte of x
+// is below 0x20 (the "has less than" bit trick; exact for "is there any").
+func hasControl(b []byte) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		if (x-lo*0x20)&^x&hi != 0 {
+			return true
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 const maxDepth = 512

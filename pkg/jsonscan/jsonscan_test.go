@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/llm-router/llm-router/pkg/bench"
 )
 
 func TestFields(t *testing.T) {
@@ -118,5 +120,49 @@ func BenchmarkFields(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		_ = Fields(body, func(string, []byte) {})
+	}
+}
+
+// BenchmarkFieldsChat scans the bodies of `llm-router bench`'s chat exchange: the
+// 2.2 KB request (model, stream, max_tokens are read) and the 1.1 KB response (usage).
+func BenchmarkFieldsChat(b *testing.B) {
+	sc := bench.ChatScenario("bench", "key")
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{{"request", sc.Body}, {"response", sc.Response}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.body)))
+			for b.Loop() {
+				if err := Fields(tc.body, func(string, []byte) {}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestHasControl(t *testing.T) {
+	naive := func(b []byte) bool {
+		for _, c := range b {
+			if c < 0x20 {
+				return true
+			}
+		}
+		return false
+	}
+	// Every byte value at every position of buffers up to 20 bytes, on a background of
+	// bytes just above and far above the limit.
+	for _, bg := range []byte{0x20, 'a', 0x7f, 0x80, 0xff} {
+		for n := 0; n <= 20; n++ {
+			for pos := 0; pos < n; pos++ {
+				for c := 0; c < 256; c++ {
+					b := []byte(strings.Repeat(string([]byte{bg}), n))
+					b[pos] = byte(c)
+					require.Equal(t, naive(b), hasControl(b), "bg %#x len %d pos %d byte %#x", bg, n, pos, c)
+				}
+			}
+		}
 	}
 }
