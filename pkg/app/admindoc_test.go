@@ -176,7 +176,7 @@ func isSelector(e ast.Expr, pkg, name string) bool {
 func TestAdminDocDescribesEveryRoute(t *testing.T) {
 	e := newAdminEnv(t)
 	patterns := servedPatterns(t)
-	for _, want := range []string{"GET /healthz", "GET /readyz", "GET /statusz", "GET /metrics", "/v1/admin/log-level", "POST /v1/admin/reload", "/v1/admin/", "GET /openapi.json"} {
+	for _, want := range []string{"GET /healthz", "GET /readyz", "GET /statusz", "GET /metrics", "/v1/admin/log-level", "/v1/admin/reload", "/v1/admin/", "GET /openapi.json"} {
 		require.Contains(t, patterns, want, "the source scan missed a route")
 	}
 	for _, pattern := range patterns {
@@ -352,25 +352,28 @@ func TestAdminDocMatchesResponses(t *testing.T) {
 		{name: "metrics", method: "GET", path: "/metrics", status: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
 			require.Contains(t, string(b), "llm_router_extproc_streams_active")
 		}},
-		{name: "log level without token", method: "GET", path: "/v1/admin/log-level", status: 401, jsonIn: "Error"},
-		{name: "log level with a bad token", method: "GET", path: "/v1/admin/log-level", token: "wrong", status: 401, jsonIn: "Error"},
-		{name: "log level", method: "GET", path: "/v1/admin/log-level", token: adminDocToken, status: 200, jsonIn: "LogLevel", check: func(t *testing.T, _ *http.Response, b []byte) {
+		{name: "log level without token", method: "GET", path: "/v1/admin/log-level", status: 401},
+		{name: "log level with a bad token", method: "GET", path: "/v1/admin/log-level", token: "wrong", status: 401},
+		{name: "log level", method: "GET", path: "/v1/admin/log-level", token: adminDocToken, status: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
 			require.JSONEq(t, `{"level":"info"}`, string(b))
 		}},
-		{name: "set log level (JSON)", method: "PUT", path: "/v1/admin/log-level", body: `{"level":"debug"}`, contentType: "application/json", token: adminDocToken, status: 200, jsonIn: "LogLevel", check: func(t *testing.T, _ *http.Response, b []byte) {
+		{name: "set log level (JSON)", method: "PUT", path: "/v1/admin/log-level", body: `{"level":"debug"}`, contentType: "application/json", token: adminDocToken, status: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
 			require.JSONEq(t, `{"level":"debug"}`, string(b))
 		}},
-		{name: "set log level (form)", method: "PUT", path: "/v1/admin/log-level", body: "level=warn", contentType: form, token: adminDocToken, status: 200, jsonIn: "LogLevel", check: func(t *testing.T, _ *http.Response, b []byte) {
+		{name: "set log level (form)", method: "PUT", path: "/v1/admin/log-level", body: "level=warn", contentType: form, token: adminDocToken, status: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
 			require.JSONEq(t, `{"level":"warn"}`, string(b))
 		}},
-		{name: "set a bad log level", method: "PUT", path: "/v1/admin/log-level", body: `{"level":"loud"}`, contentType: "application/json", token: adminDocToken, status: 400, jsonIn: "LogLevelError"},
-		{name: "log level POST", method: "POST", path: "/v1/admin/log-level", body: `{"level":"debug"}`, token: adminDocToken, status: 405, jsonIn: "LogLevelError"},
-		{name: "reload without token", method: "POST", path: "/v1/admin/reload", status: 401, jsonIn: "Error"},
+		{name: "set a bad log level", method: "PUT", path: "/v1/admin/log-level", body: `{"level":"loud"}`, contentType: "application/json", token: adminDocToken, status: 400},
+		{name: "log level POST", method: "POST", path: "/v1/admin/log-level", body: `{"level":"debug"}`, token: adminDocToken, status: 405, check: func(t *testing.T, r *http.Response, _ []byte) {
+			require.Equal(t, "GET, PUT", r.Header.Get("Allow"))
+		}},
+		{name: "reload without token", method: "POST", path: "/v1/admin/reload", status: 401},
 		{name: "reload", method: "POST", path: "/v1/admin/reload", token: adminDocToken, status: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
 			require.Contains(t, string(b), `"reloaded":true`)
 		}},
-		// The key API's /v1/admin/ subtree answers other methods here (404, not 405).
-		{name: "reload GET", method: "GET", path: "/v1/admin/reload", token: adminDocToken, status: 404},
+		{name: "reload GET", method: "GET", path: "/v1/admin/reload", token: adminDocToken, status: 405, check: func(t *testing.T, r *http.Response, _ []byte) {
+			require.Equal(t, "POST", r.Header.Get("Allow"))
+		}},
 		{name: "keys without token", method: "GET", path: "/v1/admin/keys", status: 401},
 		{name: "keys", method: "GET", path: "/v1/admin/keys", token: adminDocToken, status: 200},
 		{name: "openapi.json", method: "GET", path: "/openapi.json", status: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
@@ -440,11 +443,14 @@ func TestAdminDocWithoutOptionalParts(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, resp.StatusCode, "%s", body)
 	e.validate(t, resp, body)
 	e.jsonMatches(t, body, "Error")
-	resp, body = e.call(t, "POST", "/v1/admin/reload", "", "", "")
+	resp, body = e.call(t, "POST", "/v1/admin/reload", "", "", adminDocToken)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode, "%s", body)
 	e.validate(t, resp, body)
 	e.jsonMatches(t, body, "Error")
-	// Without the key API, other methods get net/http's 405.
+	// The credential is checked before anything is said about the file.
+	resp, body = e.call(t, "POST", "/v1/admin/reload", "", "", "")
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "%s", body)
+	e.validate(t, resp, body)
 	resp, body = e.call(t, "GET", "/v1/admin/reload", "", "", "")
 	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode, "%s", body)
 	e.validate(t, resp, body)

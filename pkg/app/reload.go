@@ -2,9 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"net/http"
 	"os"
 	"os/signal"
@@ -19,7 +16,6 @@ import (
 	"github.com/llm-router/llm-router/pkg/config"
 	"github.com/llm-router/llm-router/pkg/gateway"
 	"github.com/llm-router/llm-router/pkg/provider/all"
-	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
 )
 
 // Reloader replaces the gateway's runtime when the config file changes (polled), on
@@ -123,13 +119,10 @@ func (r *Reloader) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Handler serves POST /v1/admin/reload, protected by the config's admin tokens.
-func (r *Reloader) Handler(tokens []*configv1.AdminToken) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if !adminAuthorized(req, tokens) {
-			http.Error(w, `{"error":{"message":"admin token required"}}`, http.StatusUnauthorized)
-			return
-		}
+// Handler reloads the file now and answers {"reloaded":true,"config_hash":...} or 422
+// with the reason. The admin listener puts it behind the admin guard.
+func (r *Reloader) Handler() http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("content-type", "application/json")
 		if err := r.Reload(); err != nil {
 			w.WriteHeader(http.StatusUnprocessableEntity)
@@ -138,23 +131,7 @@ func (r *Reloader) Handler(tokens []*configv1.AdminToken) http.Handler {
 		}
 		hash, _ := r.Status()
 		_, _ = w.Write([]byte(`{"reloaded":true,"config_hash":"` + hash + "\"}\n"))
-	})
-}
-
-func adminAuthorized(req *http.Request, tokens []*configv1.AdminToken) bool {
-	v := req.Header.Get("authorization")
-	if len(v) < 8 || !strings.EqualFold(v[:7], "bearer ") || len(tokens) == 0 {
-		return false
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(v[7:])))
-	got := hex.EncodeToString(sum[:])
-	ok := false
-	for _, t := range tokens {
-		if subtle.ConstantTimeCompare([]byte(got), []byte(strings.ToLower(t.GetSha256()))) == 1 {
-			ok = true
-		}
-	}
-	return ok
 }
 
 func quoteJSON(s string) string {

@@ -112,25 +112,28 @@ func (p *Processor) AdminHandler() http.Handler {
 		_ = json.NewEncoder(w).Encode(out)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Metrics, promhttp.HandlerOpts{}))
-	// The log level: GET reads it, PUT {"level":"debug"} changes it (admin token).
-	mux.HandleFunc("/v1/admin/log-level", func(w http.ResponseWriter, r *http.Request) {
-		if !adminAuthorized(r, p.Components.Config.GetAdmin().GetTokens()) {
-			http.Error(w, `{"error":{"message":"admin token required"}}`, http.StatusUnauthorized)
-			return
-		}
-		if p.Components.logLevel == nil {
-			http.Error(w, `{"error":{"message":"the log level is fixed in this process"}}`, http.StatusNotFound)
-			return
-		}
-		p.Components.logLevel.ServeHTTP(w, r)
-	})
-	mux.HandleFunc("POST /v1/admin/reload", func(w http.ResponseWriter, r *http.Request) {
-		if p.Reloader == nil {
-			http.Error(w, `{"error":{"message":"no config file to reload"}}`, http.StatusNotFound)
-			return
-		}
-		p.Reloader.Handler(p.Components.Config.GetAdmin().GetTokens()).ServeHTTP(w, r)
-	})
+	guard := adminGuard{tokens: func() []*configv1.AdminToken { return p.Components.Config.GetAdmin().GetTokens() },
+		audit: p.Components.Logger.Named("admin.audit")}
+	if a := p.Components.Identity; a != nil && a.Admin != nil {
+		guard.api = a.Admin
+	}
+	// The log level: GET reads it, PUT {"level":"debug"} changes it.
+	mux.Handle("/v1/admin/log-level", guard.wrap("log_level", []string{http.MethodGet, http.MethodPut},
+		func(w http.ResponseWriter, r *http.Request) {
+			if p.Components.logLevel == nil {
+				writeAdminError(w, http.StatusNotFound, "not_found", "the log level is fixed in this process")
+				return
+			}
+			jsonContentType(p.Components.logLevel)(w, r)
+		}))
+	mux.Handle("/v1/admin/reload", guard.wrap("reload", []string{http.MethodPost},
+		func(w http.ResponseWriter, r *http.Request) {
+			if p.Reloader == nil {
+				writeAdminError(w, http.StatusNotFound, "not_found", "no config file to reload")
+				return
+			}
+			p.Reloader.Handler()(w, r)
+		}))
 	if a := p.Components.Identity; a != nil && a.Admin != nil {
 		h := a.Admin.Handler()
 		mux.Handle("/v1/admin/", h)
