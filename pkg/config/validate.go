@@ -46,6 +46,7 @@ func Validate(cfg *configv1.Config, kinds []string) []Problem {
 	providers := v.providers(cfg.GetProviders(), kinds)
 	models := v.models(cfg.GetModels(), providers, cfg.GetServer().GetUpstreamFilter())
 	v.auth(cfg.GetAuth(), models)
+	v.admin(cfg.GetAdmin())
 	v.logging(cfg.GetLogging())
 	v.cache(cfg)
 	v.secretSyntax(cfg)
@@ -489,6 +490,28 @@ func (v *validator) auth(a *configv1.Auth, models map[string]bool) {
 			if !models[m] {
 				v.add(joinIndex(path+".models", j), "unknown model %q", m)
 			}
+		}
+	}
+}
+
+func (v *validator) admin(a *configv1.Admin) {
+	ids := map[string]int{}
+	for i, t := range a.GetTokens() {
+		path := joinIndex("admin.tokens", i)
+		if t.GetId() == "" {
+			v.add(path+".id", "is required")
+		} else if j, dup := ids[t.GetId()]; dup {
+			v.add(path+".id", "duplicate token id %q (first defined at admin.tokens[%d])", t.GetId(), j)
+		} else {
+			ids[t.GetId()] = i
+		}
+		if !isSHA256Hex(t.GetSha256()) {
+			v.add(path+".sha256", "must be 64 lowercase hex characters (the SHA-256 of the token)")
+		}
+	}
+	if u := a.GetPublicUrl(); u != "" {
+		if msg := checkURL(u); msg != "" {
+			v.add("admin.public_url", "%s", msg)
 		}
 	}
 }

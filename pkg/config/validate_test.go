@@ -90,6 +90,13 @@ func TestValidateFixtures(t *testing.T) {
 			{"auth.keys[5].sha256", "same key as auth.keys[4]", 21},
 			{"auth.keys[6].id", "is required", 22},
 		}},
+		{"validate/admin.yaml", []want{
+			{"admin.public_url", "URL scheme must be http or https", 2},
+			{"admin.tokens[1].id", `duplicate token id "ops" (first defined at admin.tokens[0])`, 6},
+			{"admin.tokens[1].sha256", "must be 64 lowercase hex characters", 7},
+			{"admin.tokens[2].id", "is required", 8},
+			{"admin.tokens[2].sha256", "must be 64 lowercase hex characters", 8},
+		}},
 		{"validate/logging.yaml", []want{
 			{"logging.level", `unknown log level "verbose" (want one of debug, info, warn, error)`, 2},
 			{"logging.format", `unknown log format "text" (want one of json, console)`, 3},
