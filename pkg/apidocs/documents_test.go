@@ -184,7 +184,8 @@ func TestAdminDocumentSecurity(t *testing.T) {
 		"GET /healthz": true, "GET /readyz": true, "GET /statusz": true, "GET /metrics": true,
 		"GET /openapi.json": true, "GET /openapi/{document}.json": true, "GET /docs/": true,
 	}
-	bearerOnly := map[string]bool{
+	// The operations pkg/app guards itself take the same credentials as the key API.
+	operations := map[string]bool{
 		"GET /v1/admin/log-level": true, "PUT /v1/admin/log-level": true, "POST /v1/admin/reload": true,
 	}
 	for _, o := range listOperations(doc) {
@@ -198,9 +199,10 @@ func TestAdminDocumentSecurity(t *testing.T) {
 			case open[name]:
 				require.NotNil(t, o.op.Security, "open operations say so with security: []")
 				require.Empty(t, sec)
-			case bearerOnly[name]:
-				require.Equal(t, openapi3.SecurityRequirements{{"bearer": {}}}, sec)
+			case operations[name]:
+				require.ElementsMatch(t, openapi3.SecurityRequirements{{"bearer": {}}, {"apiKey": {}}}, sec)
 				require.Contains(t, o.op.Responses.Map(), "401")
+				require.Contains(t, o.op.Responses.Map(), "403")
 			default:
 				require.True(t, strings.HasPrefix(o.path, "/v1/admin/keys") || strings.HasPrefix(o.path, "/v1/admin/usage"), "unclassified operation")
 				require.ElementsMatch(t, openapi3.SecurityRequirements{{"bearer": {}}, {"apiKey": {}}}, sec)
