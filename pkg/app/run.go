@@ -163,6 +163,12 @@ func HarnessConfig(cfg *configv1.Config, conn grpc.ClientConnInterface, defaultB
 		InternalOnlyHeaders: []string{envoyconfig.BackendHeader, envoyconfig.UnroutedHeader},
 	}
 	eopts := envoyconfig.Options{DefaultBaseURL: defaultBaseURL}
+	hcm, err := envoyconfig.ConnectionManager(cfg, eopts)
+	if err != nil {
+		return hc, err
+	}
+	// Every response carries the request's x-request-id, as with the bootstrap's HCM.
+	hc.AlwaysSetRequestIDInResponse = hcm.GetAlwaysSetRequestIdInResponse()
 	hc.LocalReply = emulatedLocalReply(envoyconfig.LocalReplyConfig(cfg, eopts))
 	plans := envoyconfig.Plan(cfg, eopts)
 	var upstream = cfg.GetServer().GetUpstreamFilter()

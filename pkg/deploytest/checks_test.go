@@ -154,6 +154,44 @@ func TestChecksCatchMistakes(t *testing.T) {
 			want: "no VirtualService route for backend openai.gpt-4o-mini",
 		},
 		{
+			// The catch-all as it was: a directResponse, which Envoy's CORS filter skips.
+			name: "CORS on a direct response", dir: "deploy/istio", opts: external,
+			break_: func(objs []object) {
+				routes := objectNamed(objs, "VirtualService", "llm-router")["spec"].(map[string]any)["http"].([]any)
+				last := routes[len(routes)-1].(map[string]any)
+				delete(last, "route")
+				last["directResponse"] = map[string]any{"status": 404}
+			},
+			want: "Envoy's CORS filter ignores a route without a route entry",
+		},
+		{
+			name: "CORS on a backend route", dir: "deploy/istio", opts: external,
+			break_: func(objs []object) {
+				routes := objectNamed(objs, "VirtualService", "llm-router")["spec"].(map[string]any)["http"].([]any)
+				last := routes[len(routes)-1].(map[string]any)
+				routes[0].(map[string]any)["corsPolicy"] = last["corsPolicy"]
+				delete(last, "corsPolicy")
+			},
+			want: "its corsPolicy is never applied",
+		},
+		{
+			name: "catch-all to a provider", dir: "deploy/istio", opts: external,
+			break_: func(objs []object) {
+				routes := objectNamed(objs, "VirtualService", "llm-router")["spec"].(map[string]any)["http"].([]any)
+				dst := routes[len(routes)-1].(map[string]any)["route"].([]any)[0].(map[string]any)["destination"].(map[string]any)
+				dst["host"] = "api.openai.com"
+			},
+			want: "must not go to provider api.openai.com",
+		},
+		{
+			name: "credentials for any origin", dir: "deploy/istio", opts: external,
+			break_: func(objs []object) {
+				routes := objectNamed(objs, "VirtualService", "llm-router")["spec"].(map[string]any)["http"].([]any)
+				routes[len(routes)-1].(map[string]any)["corsPolicy"].(map[string]any)["allowCredentials"] = true
+			},
+			want: "allows credentials for any origin",
+		},
+		{
 			name: "TLS origination without SNI", dir: "deploy/istio", opts: external,
 			break_: func(objs []object) {
 				dr := objectNamed(objs, "DestinationRule", "openai")["spec"].(map[string]any)

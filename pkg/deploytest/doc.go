@@ -14,6 +14,10 @@
 //   - Every Envoy bootstrap and EnvoyFilter validates with pkg/envoyconfig against the
 //     llm-router config it belongs to, and equals what the generator produces from that
 //     config (regenerate with `go test ./pkg/deploytest -run TestGeneratedEnvoyFiles -update`).
+//   - Istio VirtualServices route every backend of their config to its provider, and
+//     carry CORS where the gateway's CORS filter applies it: a corsPolicy on the
+//     catch-all, which must be a route (not a directResponse) and not to a provider;
+//     the shipped policy is llm-router's default (envoyconfig.CORSPolicy).
 //   - The Helm chart renders with the Helm engine, with its default values and with
 //     the Istio and production examples, and its output passes the same checks.
 //   - Compose files decode strictly into a model of the Compose specification, and

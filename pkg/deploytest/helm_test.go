@@ -157,12 +157,13 @@ func TestHelmChartIstioMode(t *testing.T) {
 	require.NoError(t, err)
 	k := kinds(objs)
 	require.Equal(t, 2, k["EnvoyFilter"])
-	require.Equal(t, 2, k["ServiceEntry"], "api.openai.com and api.anthropic.com")
+	require.Equal(t, 3, k["ServiceEntry"], "api.openai.com, api.anthropic.com and the catch-all's sink")
 	require.Equal(t, 2, k["DestinationRule"])
 	require.Equal(t, 1, k["VirtualService"])
 	require.Equal(t, 1, k["ConfigMap"], "no Envoy bootstrap in istio mode")
 	require.Zero(t, k["Pod"], "no validate test pod without a bootstrap")
 	s := checkManifests(t, objs, checkOptions{externalSecrets: []string{"llm-router-secrets"}})
+	checkMeshCORS(t, s)
 	cfg := s.routerConfig(t)
 	require.Equal(t, "0.0.0.0:50051", cfg.GetServer().GetExtprocAddress())
 	require.False(t, cfg.GetServer().GetUpstreamFilter())
@@ -173,6 +174,39 @@ func TestHelmChartIstioMode(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, string(y), "outbound|50051||gw-llm-router.llm.svc.cluster.local")
 	}
+}
+
+// TestHelmChartIstioCORS: istio.corsPolicy is the catch-all's corsPolicy as given, and
+// null turns CORS off.
+func TestHelmChartIstioCORS(t *testing.T) {
+	catchAllOf := func(objs []object) httpRoute {
+		t.Helper()
+		s := checkManifests(t, objs, checkOptions{externalSecrets: []string{"llm-router-secrets"}})
+		require.Len(t, s.virtualSvcs, 1)
+		routes := catchAll(s.virtualSvcs[0])
+		require.Len(t, routes, 1)
+		return routes[0]
+	}
+	objs, _, err := renderChart(t, map[string]any{"mode": "istio", "istio": map[string]any{
+		"corsPolicy": map[string]any{
+			"allowOrigins":     []any{map[string]any{"exact": "https://app.example.com"}},
+			"allowCredentials": true,
+			"maxAge":           "10m",
+		},
+	}})
+	require.NoError(t, err)
+	p := catchAllOf(objs).CorsPolicy
+	require.NotNil(t, p)
+	require.Equal(t, []stringMatch{{Exact: "https://app.example.com"}}, p.AllowOrigins)
+	require.True(t, *p.AllowCredentials)
+	require.Equal(t, "10m", p.MaxAge)
+	require.Contains(t, p.ExposeHeaders, "x-request-id", "the other defaults stay")
+
+	objs, _, err = renderChart(t, map[string]any{"mode": "istio", "istio": map[string]any{"corsPolicy": nil}})
+	require.NoError(t, err)
+	r := catchAllOf(objs)
+	require.Nil(t, r.CorsPolicy)
+	require.Len(t, r.Route, 1, "still a route")
 }
 
 func TestHelmChartRejectsBadValues(t *testing.T) {

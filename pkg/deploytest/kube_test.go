@@ -599,6 +599,7 @@ func checkIstio(t tester, s *typedSet, cfg *configv1.Config) {
 	}
 	routes := map[string]httpRoute{}
 	for _, vs := range s.virtualSvcs {
+		checkIstioCORS(t, vs, cfg)
 		for _, r := range vs.Spec.HTTP {
 			for _, m := range r.Match {
 				if h, ok := m.Headers[envoyconfig.BackendHeader]; ok {

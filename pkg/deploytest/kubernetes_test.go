@@ -153,9 +153,10 @@ func TestKustomizeIstio(t *testing.T) {
 	objs := kustomizeBuild(t, "deploy/istio")
 	k := kinds(objs)
 	require.Equal(t, 2, k["EnvoyFilter"])
-	require.Equal(t, 2, k["ServiceEntry"])
+	require.Equal(t, 3, k["ServiceEntry"], "the two providers and the catch-all's sink")
 	require.Equal(t, 2, k["DestinationRule"])
 	s := checkManifests(t, objs, checkOptions{externalSecrets: []string{"llm-router-secrets"}})
+	checkMeshCORS(t, s)
 	require.Len(t, s.envoyFilters, 2)
 	var gw, sc int
 	for _, ef := range s.envoyFilters {

@@ -161,17 +161,31 @@ type headerOps struct {
 	Remove []string          `json:"remove,omitempty"`
 }
 
+// corsPolicy is Istio's CorsPolicy (networking v1; the deprecated allowOrigin is left
+// out on purpose).
+type corsPolicy struct {
+	AllowOrigins        []stringMatch `json:"allowOrigins,omitempty"`
+	AllowMethods        []string      `json:"allowMethods,omitempty"`
+	AllowHeaders        []string      `json:"allowHeaders,omitempty"`
+	ExposeHeaders       []string      `json:"exposeHeaders,omitempty"`
+	MaxAge              string        `json:"maxAge,omitempty"`
+	AllowCredentials    *bool         `json:"allowCredentials,omitempty"`
+	UnmatchedPreflights string        `json:"unmatchedPreflights,omitempty"`
+}
+
+type httpMatch struct {
+	Name      string                 `json:"name,omitempty"`
+	URI       *stringMatch           `json:"uri,omitempty"`
+	Method    *stringMatch           `json:"method,omitempty"`
+	Authority *stringMatch           `json:"authority,omitempty"`
+	Headers   map[string]stringMatch `json:"headers,omitempty"`
+	Port      uint32                 `json:"port,omitempty"`
+	Gateways  []string               `json:"gateways,omitempty"`
+}
+
 type httpRoute struct {
-	Name  string `json:"name,omitempty"`
-	Match []struct {
-		Name      string                 `json:"name,omitempty"`
-		URI       *stringMatch           `json:"uri,omitempty"`
-		Method    *stringMatch           `json:"method,omitempty"`
-		Authority *stringMatch           `json:"authority,omitempty"`
-		Headers   map[string]stringMatch `json:"headers,omitempty"`
-		Port      uint32                 `json:"port,omitempty"`
-		Gateways  []string               `json:"gateways,omitempty"`
-	} `json:"match,omitempty"`
+	Name  string      `json:"name,omitempty"`
+	Match []httpMatch `json:"match,omitempty"`
 	Route []struct {
 		Destination struct {
 			Host   string `json:"host"`
@@ -207,6 +221,7 @@ type httpRoute struct {
 		Request  *headerOps `json:"request,omitempty"`
 		Response *headerOps `json:"response,omitempty"`
 	} `json:"headers,omitempty"`
+	CorsPolicy *corsPolicy `json:"corsPolicy,omitempty"`
 }
 
 type virtualService struct {

@@ -15,8 +15,10 @@ import (
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
 )
@@ -320,4 +322,19 @@ func BenchmarkGenerate(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestConnectionManagerIsGenerates: the HCM `llm-router run` takes its settings from is
+// the one on the generated listener, and it returns x-request-id on every response.
+func TestConnectionManagerIsGenerates(t *testing.T) {
+	cfg := loadConfig(t, envoyDir+"/llm-router.yaml")
+	h, err := ConnectionManager(cfg, Options{})
+	require.NoError(t, err)
+	got := hcmOf(t, generate(t, cfg, Options{}))
+	// protocmp unpacks Any values: their bytes may differ for equal messages.
+	require.Empty(t, cmp.Diff(got, h, protocmp.Transform()), "ConnectionManager differs from the generated listener's")
+	require.True(t, h.GetAlwaysSetRequestIdInResponse())
+	require.True(t, h.GetPreserveExternalRequestId(), "the caller's id is the one returned")
+	_, err = ConnectionManager(nil, Options{})
+	require.Error(t, err)
 }

@@ -2,7 +2,8 @@ package envoyconfig
 
 import (
 	"encoding/json"
-	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
+	"errors"
+	"fmt"
 	"strings"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
@@ -17,6 +18,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	configv1 "github.com/llm-router/llm-router/proto/llmrouter/config/v1"
 )
 
 // anthropicPathPrefix selects the Anthropic error schema for local replies.
@@ -42,11 +45,16 @@ func (g *gen) connectionManager(plans []ClusterPlan) *hcmv3.HttpConnectionManage
 		// from what callers send and x-envoy-* headers are not trusted.
 		UseRemoteAddress:      wrapperspb.Bool(true),
 		InternalAddressConfig: &hcmv3.HttpConnectionManager_InternalAddressConfig{},
-		// Callers' x-request-id is kept for correlation (generated when absent).
-		PreserveExternalRequestId: true,
-		NormalizePath:             wrapperspb.Bool(true),
-		MergeSlashes:              true,
-		LocalReplyConfig:          g.localReplyConfig(),
+		// Callers' x-request-id is kept for correlation (generated when absent), and
+		// every response carries it: proxied answers, streams, passed-through provider
+		// errors and Envoy's local replies alike. Envoy sets it after the encoder
+		// filters (ConnectionManagerUtility::mutateResponseHeaders), replacing any
+		// x-request-id a provider sent.
+		PreserveExternalRequestId:    true,
+		AlwaysSetRequestIdInResponse: true,
+		NormalizePath:                wrapperspb.Bool(true),
+		MergeSlashes:                 true,
+		LocalReplyConfig:             g.localReplyConfig(),
 	}
 }
 
@@ -314,6 +322,23 @@ func (g *gen) accessLog() *accesslogv3.AccessLog {
 			}},
 		})},
 	}
+}
+
+// ConnectionManager is the HTTP connection manager Generate puts on its listener, for
+// the built-in data plane of `llm-router run` to take its settings from (for example
+// always_set_request_id_in_response). Its routes are those of Plan: backends that do
+// not resolve are left out rather than reported (Generate reports them).
+func ConnectionManager(cfg *configv1.Config, opts Options) (*hcmv3.HttpConnectionManager, error) {
+	if cfg == nil {
+		return nil, errors.New("envoyconfig: nil config")
+	}
+	opts = opts.withDefaults()
+	g := &gen{cfg: cfg, opts: opts}
+	h := g.connectionManager(Plan(cfg, opts))
+	if g.err != nil {
+		return nil, fmt.Errorf("envoyconfig: %w", g.err)
+	}
+	return h, nil
 }
 
 // LocalReplyConfig is the HCM local_reply_config Generate uses, for the built-in data

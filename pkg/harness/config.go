@@ -59,6 +59,13 @@ type Config struct {
 	// responses to allowed origins get the CORS headers. nil means no CORS filter, as a
 	// bootstrap without it. Fractional filter_enabled/shadow_enabled are not emulated.
 	CORS *corsv3.CorsPolicy
+	// AlwaysSetRequestIDInResponse emulates the HCM's always_set_request_id_in_response:
+	// every response sent downstream (proxied, streamed, a local reply, the CORS filter's
+	// preflight answer) carries the request's x-request-id as the filters left it,
+	// replacing one the upstream sent. It is set after the encoder filters, so the
+	// router-level processor never sees it. false is Envoy's default: responses keep
+	// what they have (x-envoy-force-trace, which would also add it, is not emulated).
+	AlwaysSetRequestIDInResponse bool
 	// LocalReply emulates the HCM local_reply_config: mappers (status_code_filter,
 	// header_filter, response_flag_filter, and_filter, or_filter), status_code, body,
 	// headers_to_add and body_format (text_format, text_format_source or json_format).

@@ -47,7 +47,9 @@
 //     source.address and metadata.
 //   - The HCM adds x-request-id and x-forwarded-proto when absent; hop-by-hop headers are
 //     dropped; the upstream :authority is the endpoint hostname (auto_host_rewrite); no
-//     x-envoy-* headers are added.
+//     x-envoy-* headers are added. With Config.AlwaysSetRequestIDInResponse
+//     (always_set_request_id_in_response) every response, local replies included, carries
+//     the request's x-request-id, set after the encoder filters.
 //   - Dynamic metadata is one store shared by the router-level and upstream filters (Envoy's
 //     upstream filter manager uses the downstream stream info).
 //   - Local replies (ext_proc errors and immediate responses, route_not_found, 413, 503

@@ -276,6 +276,7 @@ func (p downPipe) onHeaders(h *hmap, eos bool) {
 		status = 502
 	}
 	s.corsEncodeHeaders(h)
+	s.setRequestIDInResponse(h)
 	s.respHeadersSent = true
 	s.respStatus = status
 	s.respHeaders = h.clone()
@@ -318,6 +319,24 @@ func (p downPipe) onTrailers(t *hmap) {
 	}
 	s.down.writeTrailers(*t)
 	s.finished = true
+}
+
+// setRequestIDInResponse is the HCM's always_set_request_id_in_response
+// (Config.AlwaysSetRequestIDInResponse). ActiveStream::encodeHeaders, which every
+// response reaches after the last encoder filter (local replies and the CORS filter's
+// answer included), calls ConnectionManagerUtility::mutateResponseHeaders, which calls
+// UUIDRequestIDExtension::setInResponse when the option is on: setRequestId with the
+// request's x-request-id (the ActiveStream's request headers, as the decoder filters
+// left them), which replaces any value the response had; without a request id the
+// response is left alone. x-request-id is an inline header, whose repeated values
+// Envoy keeps as one joined with commas (HeaderMapImpl::insertByKey → appendToHeader).
+func (s *stream) setRequestIDInResponse(h *hmap) {
+	if !s.e.cfg.AlwaysSetRequestIDInResponse {
+		return
+	}
+	if id, ok := s.reqHeaders.joined("x-request-id"); ok {
+		h.set("x-request-id", id)
+	}
 }
 
 // sendLocalReply is the filter manager's sendLocalReply: once response headers have gone
