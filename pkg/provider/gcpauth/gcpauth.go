@@ -315,6 +315,13 @@ func (s *Signer) startLocked() *flight {
 		}
 		s.mu.Lock()
 		if err == nil {
+			// oauth2 stamps Expiry with the wall clock; re-base it on s.now so the
+			// refresh decisions above use one clock (tests inject theirs).
+			if !tok.Expiry.IsZero() {
+				rebased := *tok
+				rebased.Expiry = s.now().Add(time.Until(tok.Expiry))
+				tok = &rebased
+			}
 			s.tok = tok
 		} else {
 			s.lastFailure = s.now()
