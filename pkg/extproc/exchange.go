@@ -66,6 +66,21 @@ func (h Headers) Get(name string) string {
 	return ""
 }
 
+// Bytes returns the first value of the lower-case header name like Get, but without
+// copying it (nil when absent). The slice aliases Envoy's message: do not modify it or
+// keep it beyond the Exchange call.
+func (h Headers) Bytes(name string) []byte {
+	for _, hv := range h.list {
+		if hv.GetKey() == name {
+			if raw := hv.GetRawValue(); len(raw) > 0 {
+				return raw
+			}
+			return []byte(hv.GetValue())
+		}
+	}
+	return nil
+}
+
 // Len returns the number of header entries.
 func (h Headers) Len() int { return len(h.list) }
 
@@ -102,6 +117,11 @@ func (m *HeaderMutation) AddRemove(name string) { m.Remove = append(m.Remove, na
 func (m *HeaderMutation) Empty() bool { return len(m.Set) == 0 && len(m.Remove) == 0 }
 
 // Reply is the Exchange's answer to one message.
+//
+// The server builds the response before it calls the Exchange again. It copies
+// Headers.Set and Metadata, so the Exchange may reuse their storage for its next reply;
+// Headers.Remove, Body and the Immediate response are referenced by the response (gRPC
+// may read it after Send returns) and must not be modified afterwards.
 type Reply struct {
 	// Immediate, when set, ends the request with a local response.
 	Immediate *ImmediateResponse
@@ -117,7 +137,7 @@ type Reply struct {
 	// ClearRouteCache asks Envoy to recompute the route (router-level request path only).
 	ClearRouteCache bool
 	// Metadata fields are written to the llm_router dynamic metadata namespace.
-	Metadata map[string]*structpb.Value
+	Metadata Metadata
 	// StreamResponseBody, on a response headers reply, switches the response body to
 	// STREAMED processing (mode_override) so SSE chunks are translated as they arrive.
 	StreamResponseBody bool

@@ -4,21 +4,18 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
-	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // MetadataNamespace is the dynamic metadata namespace the processor writes to. Envoy's
@@ -109,10 +106,10 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 			closeErr = err
 			return err
 		}
-		resp, done := dispatch(ctx, ex, req)
-		if resp == nil {
-			closeErr = status.Error(codes.InvalidArgument, "unsupported ext_proc message")
-			return closeErr
+		resp, done, err := dispatch(ctx, ex, req)
+		if err != nil {
+			closeErr = err
+			return err
 		}
 		if err := stream.Send(resp); err != nil {
 			closeErr = err
@@ -130,137 +127,33 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 	}
 }
 
-// dispatch routes one request message to the exchange and builds the matching
-// response. done reports an immediate response.
-func dispatch(ctx context.Context, ex Exchange, req *extprocv3.ProcessingRequest) (*extprocv3.ProcessingResponse, bool) {
-	switch r := req.Request.(type) {
-	case *extprocv3.ProcessingRequest_RequestHeaders:
-		rh := &RequestHeaders{
-			Headers:     NewHeaders(r.RequestHeaders.GetHeaders().GetHeaders()),
-			EndOfStream: r.RequestHeaders.GetEndOfStream(),
-			Metadata:    req.GetMetadataContext(),
-		}
-		if a := req.GetAttributes()[AttributesKey]; a != nil {
-			rh.Attributes = a.GetFields()
-		}
-		reply := ex.RequestHeaders(ctx, rh)
-		return headersResponse(reply, true), reply.Immediate != nil
-	case *extprocv3.ProcessingRequest_RequestBody:
-		reply := ex.RequestBody(ctx, r.RequestBody.GetBody(), r.RequestBody.GetEndOfStream())
-		return bodyResponse(reply, true), reply.Immediate != nil
-	case *extprocv3.ProcessingRequest_ResponseHeaders:
-		reply := ex.ResponseHeaders(ctx, NewHeaders(r.ResponseHeaders.GetHeaders().GetHeaders()), r.ResponseHeaders.GetEndOfStream())
-		return headersResponse(reply, false), reply.Immediate != nil
-	case *extprocv3.ProcessingRequest_ResponseBody:
-		reply := ex.ResponseBody(ctx, r.ResponseBody.GetBody(), r.ResponseBody.GetEndOfStream())
-		return bodyResponse(reply, false), reply.Immediate != nil
-	case *extprocv3.ProcessingRequest_RequestTrailers:
-		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocv3.TrailersResponse{}}}, false
-	case *extprocv3.ProcessingRequest_ResponseTrailers:
-		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseTrailers{ResponseTrailers: &extprocv3.TrailersResponse{}}}, false
-	}
-	return nil, false
-}
-
-func headersResponse(reply Reply, request bool) *extprocv3.ProcessingResponse {
-	if reply.Immediate != nil {
-		return immediate(reply)
-	}
-	common := commonResponse(reply)
-	if reply.ContinueAndReplace {
-		common.Status = extprocv3.CommonResponse_CONTINUE_AND_REPLACE
-	}
-	resp := &extprocv3.ProcessingResponse{DynamicMetadata: metadataStruct(reply.Metadata)}
-	hr := &extprocv3.HeadersResponse{Response: common}
-	if request {
-		resp.Response = &extprocv3.ProcessingResponse_RequestHeaders{RequestHeaders: hr}
-	} else {
-		resp.Response = &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: hr}
-		switch {
-		case reply.StreamResponseBody:
-			// Body modes in an override are literal (item 86): name both.
-			resp.ModeOverride = &extprocfilterv3.ProcessingMode{ResponseBodyMode: extprocfilterv3.ProcessingMode_STREAMED}
-		case reply.SkipResponseBody:
-			resp.ModeOverride = &extprocfilterv3.ProcessingMode{ResponseBodyMode: extprocfilterv3.ProcessingMode_NONE}
-		}
-	}
-	return resp
-}
-
-func bodyResponse(reply Reply, request bool) *extprocv3.ProcessingResponse {
-	if reply.Immediate != nil {
-		return immediate(reply)
-	}
-	br := &extprocv3.BodyResponse{Response: commonResponse(reply)}
-	resp := &extprocv3.ProcessingResponse{DynamicMetadata: metadataStruct(reply.Metadata)}
-	if request {
-		resp.Response = &extprocv3.ProcessingResponse_RequestBody{RequestBody: br}
-	} else {
-		resp.Response = &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: br}
-	}
-	return resp
-}
-
-func commonResponse(reply Reply) *extprocv3.CommonResponse {
-	c := &extprocv3.CommonResponse{}
-	if !reply.Headers.Empty() || reply.ClearRouteCache {
-		// clear_route_cache only works with a header_mutation present (item 78).
-		c.HeaderMutation = headerMutation(reply.Headers)
-		c.ClearRouteCache = reply.ClearRouteCache
-	}
-	if reply.ReplaceBody {
-		c.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: reply.Body}}
-	}
-	return c
-}
-
-func headerMutation(m HeaderMutation) *extprocv3.HeaderMutation {
-	hm := &extprocv3.HeaderMutation{RemoveHeaders: m.Remove}
-	if len(m.Set) > 0 {
-		hm.SetHeaders = make([]*corev3.HeaderValueOption, len(m.Set))
-		for i, h := range m.Set {
-			// Values go in raw_value only (item 35); append unset means overwrite (item 34).
-			hm.SetHeaders[i] = &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: h.Name, RawValue: []byte(h.Value)}}
-		}
-	}
-	return hm
-}
-
-func immediate(reply Reply) *extprocv3.ProcessingResponse {
-	ir := reply.Immediate
-	out := &extprocv3.ImmediateResponse{
-		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(ir.Status)},
-		Body:    ir.Body,
-		Details: ir.Details,
-	}
-	if len(ir.Headers) > 0 {
-		out.Headers = headerMutation(HeaderMutation{Set: ir.Headers})
-	}
-	return &extprocv3.ProcessingResponse{
-		Response:        &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: out},
-		DynamicMetadata: metadataStruct(reply.Metadata),
-	}
-}
-
-func metadataStruct(fields map[string]*structpb.Value) *structpb.Struct {
-	if len(fields) == 0 {
-		return nil
-	}
-	return &structpb.Struct{Fields: map[string]*structpb.Value{
-		MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: fields}),
-	}}
-}
+// connWindow is the HTTP/2 connection flow-control window: every stream Envoy
+// multiplexes on one connection shares it. It is four times the largest window gRPC's
+// dynamic flow control would grow to (16 MiB).
+const connWindow = 64 << 20
 
 // ServerOptions returns gRPC server options sized for bodies up to maxBody bytes.
+//
+// Flow-control windows are static: a stream's window holds a whole message of the
+// largest size, so no message waits for a window update. With gRPC's default dynamic
+// windows, every data frame received while no estimate is pending triggers a BDP ping
+// and a window update, which cost both sides a few frames, syscalls and about 27
+// allocations per chat exchange in this lock-step protocol.
 func ServerOptions(maxBody int) []grpc.ServerOption {
 	limit := maxBody + 1<<20 // headers and framing on top of the body
 	if limit < 4<<20 {
 		limit = 4 << 20
 	}
+	window := int32(math.MaxInt32)
+	if limit < math.MaxInt32 {
+		window = int32(limit)
+	}
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(limit),
 		grpc.MaxSendMsgSize(limit),
 		grpc.MaxConcurrentStreams(1 << 20),
+		grpc.StaticStreamWindowSize(window),
+		grpc.StaticConnWindowSize(max(window, connWindow)),
 	}
 }
 

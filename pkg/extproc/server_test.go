@@ -1,6 +1,7 @@
 package extproc
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -86,7 +88,7 @@ func TestProcessAnswersEachMessageWithItsKind(t *testing.T) {
 		"request_body": {
 			Headers:         HeaderMutation{Set: []Header{{"x-llm-router-backend", "b1"}}, Remove: []string{"authorization"}},
 			ClearRouteCache: true, ReplaceBody: true, Body: []byte(`{"x":1}`),
-			Metadata: map[string]*structpb.Value{"backend": structpb.NewStringValue("b1")},
+			Metadata: stringMetadata("backend", "b1"),
 		},
 		"response_headers": {StreamResponseBody: true},
 		"response_body":    {ReplaceBody: true, Body: []byte("data: x\n\n")},
@@ -264,4 +266,40 @@ func TestDrainAndStop(t *testing.T) {
 	go func() { _ = g.Serve(lis) }()
 	DrainAndStop(srv, g, time.Second)
 	require.True(t, srv.Draining())
+}
+
+// TestLargeBodiesWithStaticWindows: with static flow-control windows a body close to
+// the message limit still flows both ways, on several streams at once.
+func TestLargeBodiesWithStaticWindows(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), 3<<20)
+	ex := &scriptExchange{closed: make(chan error, 4), replies: map[string]Reply{"request_body": {ReplaceBody: true, Body: big}}}
+	_, client, _ := startServer(t, ex)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stream, err := client.Process(context.Background())
+			if !assert.NoError(t, err) {
+				return
+			}
+			assert.NoError(t, stream.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: big, EndOfStream: true}}}))
+			resp, err := stream.Recv()
+			if assert.NoError(t, err) {
+				assert.Len(t, resp.GetRequestBody().GetResponse().GetBodyMutation().GetBody(), len(big))
+			}
+			assert.NoError(t, stream.CloseSend())
+		}()
+	}
+	wg.Wait()
+	for range 3 {
+		require.NoError(t, <-ex.closed)
+	}
+}
+
+func TestHeadersBytes(t *testing.T) {
+	h := NewHeaders([]*corev3.HeaderValue{{Key: "a", RawValue: []byte("1")}, {Key: "b", Value: "2"}})
+	require.Equal(t, []byte("1"), h.Bytes("a"))
+	require.Equal(t, []byte("2"), h.Bytes("b"), "value is a fallback for old Envoys")
+	require.Nil(t, h.Bytes("c"))
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"google.golang.org/protobuf/types/known/structpb"
-
 	"github.com/llm-router/llm-router/pkg/cache"
 	"github.com/llm-router/llm-router/pkg/canonical"
 	"github.com/llm-router/llm-router/pkg/extproc"
@@ -78,11 +76,11 @@ func (x *routerExchange) cacheHit(e *cache.Entry) extproc.Reply {
 		{Name: HeaderRequestID, Value: x.reqID},
 	}
 	md := x.usageMetadata()
-	md["cache"] = structpb.NewStringValue("hit")
-	md["model"] = structpb.NewStringValue(x.model.Name)
-	md["request_id"] = structpb.NewStringValue(x.reqID)
+	md.SetString("cache", "hit")
+	md.SetString("model", x.model.Name)
+	md.SetString("request_id", x.reqID)
 	if x.identity != nil {
-		md["key_id"] = structpb.NewStringValue(x.identity.KeyID)
+		md.SetString("key_id", x.identity.KeyID)
 	}
 	return extproc.Reply{
 		Immediate: &extproc.ImmediateResponse{Status: e.Status, Headers: headers, Body: e.Body, Details: "llm_router_cache_hit"},

@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -152,4 +154,20 @@ func TestRoutePolicyFrom(t *testing.T) {
 	var none *routePolicy
 	require.True(t, none.allows("anything"))
 	require.True(t, (&routePolicy{allowedModels: []string{"*"}}).allows("x"))
+}
+
+func TestHeaderValueHelpersMatchStrconv(t *testing.T) {
+	for _, s := range []string{"", "0", "200", "007", "+12", "-3", "1x", " 1", "4194305", "999999999999999999", "9999999999999999999", "99999999999999999999999", "1.5"} {
+		n, err := strconv.Atoi(s)
+		got, ok := atoi([]byte(s))
+		require.Equal(t, n, got, s)
+		require.Equal(t, err == nil, ok, s)
+	}
+	for _, tc := range []struct {
+		v, p string
+		want bool
+	}{{"text/event-stream; charset=utf-8", "text/event-stream", true}, {"text/event", "text/event-stream", false}, {"", "a", false}, {"a", "", true}} {
+		require.Equal(t, tc.want, hasPrefix([]byte(tc.v), tc.p), tc.v)
+		require.Equal(t, strings.HasPrefix(tc.v, tc.p), hasPrefix([]byte(tc.v), tc.p), tc.v)
+	}
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/types/known/structpb"
-
 	"github.com/llm-router/llm-router/pkg/canonical"
 	"github.com/llm-router/llm-router/pkg/extproc"
 	"github.com/llm-router/llm-router/pkg/provider"
@@ -18,13 +16,13 @@ func (x *routerExchange) ResponseHeaders(_ context.Context, h extproc.Headers, e
 	t0 := time.Now()
 	defer x.track(t0)
 	x.firstByte = x.g.now().Sub(x.start)
-	x.status, _ = strconv.Atoi(h.Get(":status"))
+	x.status, _ = atoi(h.Bytes(":status"))
 	info := x.attempt.Load()
 	if info == nil {
 		// Nothing was sent upstream by us (e.g. Envoy answered locally).
 		return extproc.Reply{SkipResponseBody: true}
 	}
-	var reply extproc.Reply
+	reply := x.newReply()
 	// The caller learns its remaining allowance on every response (OpenAI's headers).
 	for _, lh := range x.limitHeaders {
 		reply.Headers.AddSet(lh.Name, lh.Value)
@@ -45,8 +43,8 @@ func (x *routerExchange) ResponseHeaders(_ context.Context, h extproc.Headers, e
 	if eos {
 		return reply
 	}
-	ct := h.Get("content-type")
-	streamed := x.stream || strings.HasPrefix(ct, "text/event-stream") || strings.HasPrefix(ct, "application/vnd.amazon.eventstream")
+	ct := h.Bytes("content-type")
+	streamed := x.stream || hasPrefix(ct, "text/event-stream") || hasPrefix(ct, "application/vnd.amazon.eventstream")
 	if info.passthrough {
 		if pt, ok := info.backend.Adapter.Backend.(provider.Passthrough); ok {
 			x.scanner = pt.NewUsageScanner(streamed, !x.wantsUsage)
@@ -59,7 +57,7 @@ func (x *routerExchange) ResponseHeaders(_ context.Context, h extproc.Headers, e
 	if streamed {
 		x.respStream = true
 		reply.StreamResponseBody = true
-		reply.Headers.AddRemove("content-length")
+		reply.Headers.Remove = removeContentLength
 	}
 	return reply
 }
@@ -89,9 +87,12 @@ func (x *routerExchange) ResponseBody(_ context.Context, chunk []byte, eos bool)
 	return reply
 }
 
+// removeContentLength is shared by replies (the response references it): never modified.
+var removeContentLength = []string{"content-length"}
+
 // bufferedBody handles a complete successful body.
 func (x *routerExchange) bufferedBody(info *attemptInfo, body []byte) extproc.Reply {
-	var reply extproc.Reply
+	reply := x.newReply()
 	if x.scanner != nil {
 		out := x.scanner.Scan(body, true)
 		x.usage = x.scanner.Usage()
@@ -208,7 +209,7 @@ func (x *routerExchange) translateError(info *attemptInfo, body []byte) extproc.
 // replaceWithError replaces a buffered response with err in the caller's schema.
 func (x *routerExchange) replaceWithError(e *canonical.Error) extproc.Reply {
 	body := x.front.EncodeError(e)
-	var reply extproc.Reply
+	reply := x.newReply()
 	reply.ReplaceBody, reply.Body = true, body
 	reply.Headers.AddSet("content-type", "application/json")
 	reply.Headers.AddSet("content-length", strconv.Itoa(len(body)))
@@ -222,31 +223,32 @@ func (x *routerExchange) replaceWithError(e *canonical.Error) extproc.Reply {
 	return reply
 }
 
-func (x *routerExchange) usageMetadata() map[string]*structpb.Value {
+// usageMetadata returns the response-end metadata: usage, cost and time to first byte.
+func (x *routerExchange) usageMetadata() extproc.Metadata {
+	md := &x.md
+	md.Reset()
 	u := x.usage
-	md := map[string]*structpb.Value{
-		"input_tokens":  structpb.NewNumberValue(float64(u.InputTokens)),
-		"output_tokens": structpb.NewNumberValue(float64(u.OutputTokens)),
-		"total_tokens":  structpb.NewNumberValue(float64(u.TotalTokens())),
-	}
+	md.SetNumber("input_tokens", float64(u.InputTokens))
+	md.SetNumber("output_tokens", float64(u.OutputTokens))
+	md.SetNumber("total_tokens", float64(u.TotalTokens()))
 	if u.CachedInputTokens > 0 {
-		md["cached_input_tokens"] = structpb.NewNumberValue(float64(u.CachedInputTokens))
+		md.SetNumber("cached_input_tokens", float64(u.CachedInputTokens))
 	}
 	if u.ReasoningTokens > 0 {
-		md["reasoning_tokens"] = structpb.NewNumberValue(float64(u.ReasoningTokens))
+		md.SetNumber("reasoning_tokens", float64(u.ReasoningTokens))
 	}
 	if u.Estimated {
-		md["tokens_estimated"] = structpb.NewBoolValue(true)
+		md.SetBool("tokens_estimated", true)
 	}
 	if info := x.attempt.Load(); info != nil && x.g.pricer != nil {
 		if usd, known := x.g.pricer.Cost(info.backend.Adapter.Settings.Kind, info.backend.Model, u); known {
-			md["cost_usd"] = structpb.NewNumberValue(usd)
+			md.SetNumber("cost_usd", usd)
 		}
 	}
 	if x.firstByte > 0 {
-		md["time_to_first_byte_ms"] = structpb.NewNumberValue(float64(x.firstByte.Milliseconds()))
+		md.SetNumber("time_to_first_byte_ms", float64(x.firstByte.Milliseconds()))
 	}
-	return md
+	return *md
 }
 
 func errorTypeForStatus(status int) string {

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/protobuf/types/known/structpb"
-
 	"github.com/llm-router/llm-router/pkg/auth"
 	"github.com/llm-router/llm-router/pkg/canonical"
 	"github.com/llm-router/llm-router/pkg/extproc"
@@ -105,6 +103,11 @@ type routerExchange struct {
 	cacheStatus string
 	cacheKey    string
 	cacheBuf    []byte
+
+	// Scratch for replies: the extproc server copies a reply's set headers and metadata
+	// before it calls the exchange again, so each reply of the stream reuses them.
+	setHeaders [8]extproc.Header
+	md         extproc.Metadata
 }
 
 // attemptInfo is how one attempt was built.
@@ -119,6 +122,17 @@ func newRouterExchange(g *Gateway) *routerExchange {
 
 func (x *routerExchange) track(t0 time.Time) { x.spent += time.Since(t0) }
 
+// newReply returns an empty reply whose set-header list uses the exchange's scratch.
+func (x *routerExchange) newReply() extproc.Reply {
+	var r extproc.Reply
+	r.Headers.Set = x.setHeaders[:0]
+	return r
+}
+
+// callerCredentialHeaders are removed from every request sent upstream. Replies share
+// this list (the response references it), so it is never modified.
+var callerCredentialHeaders = []string{"authorization", "x-api-key"}
+
 func (x *routerExchange) RequestHeaders(_ context.Context, req *extproc.RequestHeaders) extproc.Reply {
 	t0 := time.Now()
 	defer x.track(t0)
@@ -131,7 +145,7 @@ func (x *routerExchange) RequestHeaders(_ context.Context, req *extproc.RequestH
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
-	method := h.Get(":method")
+	method := h.Bytes(":method")
 	x.endpoint, x.front = x.route(path)
 	if x.endpoint == epUnknown {
 		return x.fail(canonical.NewError(canonical.ErrNotFound, "unknown path %q: llm-router serves /v1/chat/completions, /v1/embeddings, /v1/messages and /v1/models", path))
@@ -143,8 +157,8 @@ func (x *routerExchange) RequestHeaders(_ context.Context, req *extproc.RequestH
 	if x.endpoint == epModels {
 		wantMethod = "GET"
 	}
-	if method != wantMethod {
-		e := canonical.NewError(canonical.ErrMethodNotAllowed, "method %s is not allowed on %s; use %s", method, path, wantMethod)
+	if string(method) != wantMethod {
+		e := canonical.NewError(canonical.ErrMethodNotAllowed, "method %s is not allowed on %s; use %s", string(method), path, wantMethod)
 		return x.failWith(e, extproc.Header{Name: "allow", Value: wantMethod})
 	}
 	if x.rt.auth != nil {
@@ -160,8 +174,8 @@ func (x *routerExchange) RequestHeaders(_ context.Context, req *extproc.RequestH
 	if x.endpoint == epModels {
 		return x.listModels(strings.TrimPrefix(path, "/v1/models"))
 	}
-	if cl := h.Get("content-length"); cl != "" {
-		if n, err := strconv.Atoi(cl); err == nil && n > x.rt.maxBody {
+	if cl := h.Bytes("content-length"); len(cl) > 0 {
+		if n, ok := atoi(cl); ok && n > x.rt.maxBody {
 			return x.fail(tooLarge(n, x.rt.maxBody))
 		}
 	}
@@ -264,9 +278,8 @@ func (x *routerExchange) RequestBody(ctx context.Context, body []byte, eos bool)
 		return refused
 	}
 
-	var reply extproc.Reply
-	reply.Headers.AddRemove("authorization")
-	reply.Headers.AddRemove("x-api-key")
+	reply := x.newReply()
+	reply.Headers.Remove = callerCredentialHeaders
 	reply.Headers.AddSet(HeaderBackend, b.Name)
 	reply.Headers.AddSet(HeaderRequestID, x.reqID)
 	reply.ClearRouteCache = true
@@ -299,9 +312,51 @@ func applyUpstream(reply *extproc.Reply, up *provider.UpstreamRequest) {
 	}
 	for name, values := range up.Header {
 		if len(values) > 0 {
-			reply.Headers.AddSet(strings.ToLower(name), values[0])
+			reply.Headers.AddSet(lowerHeaderName(name), values[0])
 		}
 	}
+}
+
+// atoi is strconv.Atoi for a header value, without copying the common all-digit case
+// to a string first; ok is false where Atoi fails.
+func atoi(b []byte) (n int, ok bool) {
+	if len(b) == 0 || len(b) > 9+9*(strconv.IntSize/64) { // could overflow an int
+		n, err := strconv.Atoi(string(b))
+		return n, err == nil
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			n, err := strconv.Atoi(string(b))
+			return n, err == nil
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// hasPrefix is strings.HasPrefix for a header value.
+func hasPrefix(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && string(b[:len(prefix)]) == prefix
+}
+
+// lowerHeaderName returns name in lower case (the HTTP/2 form Envoy expects),
+// without allocating for the canonical names adapters set.
+func lowerHeaderName(name string) string {
+	switch name {
+	case "Content-Type":
+		return "content-type"
+	case "Accept":
+		return "accept"
+	case "Authorization":
+		return "authorization"
+	case "Api-Key":
+		return "api-key"
+	case "X-Api-Key":
+		return "x-api-key"
+	case "Anthropic-Version":
+		return "anthropic-version"
+	}
+	return strings.ToLower(name)
 }
 
 // pick chooses the first backend to try. With a router it follows the model's
@@ -462,18 +517,18 @@ func passthroughRequest(ctx context.Context, a *provider.Adapter, ep endpoint, t
 	return up, nil
 }
 
-func (x *routerExchange) requestMetadata(b *Backend) map[string]*structpb.Value {
-	md := map[string]*structpb.Value{
-		"backend":        structpb.NewStringValue(b.Name),
-		"model":          structpb.NewStringValue(x.model.Name),
-		"provider_model": structpb.NewStringValue(b.Model),
-		"request_id":     structpb.NewStringValue(x.reqID),
-	}
+func (x *routerExchange) requestMetadata(b *Backend) extproc.Metadata {
+	md := &x.md
+	md.Reset()
+	md.SetString("backend", b.Name)
+	md.SetString("model", x.model.Name)
+	md.SetString("provider_model", b.Model)
+	md.SetString("request_id", x.reqID)
 	if x.identity != nil {
-		md["key_id"] = structpb.NewStringValue(x.identity.KeyID)
+		md.SetString("key_id", x.identity.KeyID)
 	}
 	if x.arm != "" {
-		md["ab_arm"] = structpb.NewStringValue(x.arm)
+		md.SetString("ab_arm", x.arm)
 	}
-	return md
+	return *md
 }

@@ -138,8 +138,8 @@ func skipString(data []byte, i int) (int, error) {
 }
 
 // hasControl reports whether b contains a byte below 0x20. It tests eight bytes at a
-// time: (x - 0x20 in every byte) &^ x has a byte's high bit set only if some byte of x
-// is below 0x20 (the "has less than" bit trick; exact for "is there any").
+// time: (x - 0x20 in every byte) &^ x has a byte's high bit set if and only if some
+// byte of x is below 0x20 (the "has less than" bit trick, exact for "is there any").
 func hasControl(b []byte) bool {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	for len(b) >= 8 {
@@ -238,7 +238,8 @@ func literal(data []byte, i int, lit string) (int, error) {
 }
 
 // intern returns the top-level keys that LLM request and response bodies commonly use
-// as constants, so scanning them allocates nothing; other keys are copied.
+// (and those of OpenAI's usage object) as constants, so scanning them allocates
+// nothing; other keys are copied.
 func intern(b []byte) string {
 	switch string(b) { // the conversion in a switch does not allocate
 	case "model":
@@ -281,6 +282,26 @@ func intern(b []byte) string {
 		return "input"
 	case "system_fingerprint":
 		return "system_fingerprint"
+	case "prompt_tokens":
+		return "prompt_tokens"
+	case "completion_tokens":
+		return "completion_tokens"
+	case "total_tokens":
+		return "total_tokens"
+	case "prompt_tokens_details":
+		return "prompt_tokens_details"
+	case "completion_tokens_details":
+		return "completion_tokens_details"
+	case "cached_tokens":
+		return "cached_tokens"
+	case "reasoning_tokens":
+		return "reasoning_tokens"
+	case "audio_tokens":
+		return "audio_tokens"
+	case "accepted_prediction_tokens":
+		return "accepted_prediction_tokens"
+	case "rejected_prediction_tokens":
+		return "rejected_prediction_tokens"
 	}
 	return string(b)
 }

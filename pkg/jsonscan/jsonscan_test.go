@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -152,8 +153,8 @@ func TestHasControl(t *testing.T) {
 		}
 		return false
 	}
-	// Every byte value at every position of buffers up to 20 bytes, on a background of
-	// bytes just above and far above the limit.
+	// Every byte value at every position of buffers up to 20 bytes, on backgrounds
+	// just above and far above the limit.
 	for _, bg := range []byte{0x20, 'a', 0x7f, 0x80, 0xff} {
 		for n := 0; n <= 20; n++ {
 			for pos := 0; pos < n; pos++ {
@@ -165,4 +166,45 @@ func TestHasControl(t *testing.T) {
 			}
 		}
 	}
+}
+
+// skipStringReference is the previous implementation, which checked control characters
+// one byte at a time.
+func skipStringReference(data []byte, i int) (int, error) {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(data[j:], '"')
+		if k < 0 {
+			return 0, ErrSyntax
+		}
+		q := j + k
+		n := 0
+		for b := q - 1; b > i && data[b] == '\\'; b-- {
+			n++
+		}
+		if n%2 == 0 {
+			for _, c := range data[i+1 : q] {
+				if c < 0x20 {
+					return 0, ErrSyntax
+				}
+			}
+			return q + 1, nil
+		}
+		j = q + 1
+	}
+}
+
+func FuzzSkipString(f *testing.F) {
+	for _, s := range []string{`"abc"`, `"a\"b"`, `"a\\"b`, `"\\\""`, "\"a\x01b\"", "\"\\\x01\"", `"abcdefghijklmnopq\"rstuvwxyz"`, `"unterminated\`, `"é🔑"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 || data[0] != '"' {
+			data = append([]byte{'"'}, data...)
+		}
+		got, err := skipString(data, 0)
+		want, wantErr := skipStringReference(data, 0)
+		require.Equal(t, wantErr, err, "%q", data)
+		require.Equal(t, want, got, "%q", data)
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"sort"
 	"strings"
@@ -39,6 +40,8 @@ type Backend struct {
 	apiRoot string // path prefix up to and including the version segment
 	query   string // the base URL's raw query, without "?"
 	signer  *HeaderSigner
+	// chatPath and embeddingsPath are the upstream paths, built once.
+	chatPath, embeddingsPath string
 }
 
 var (
@@ -53,12 +56,23 @@ func NewBackend(cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{
+	b := &Backend{
 		dialect: cfg.Dialect,
 		apiRoot: APIRoot(u.Path),
 		query:   u.RawQuery,
 		signer:  NewBearerSigner(cfg.APIKey, cfg.Headers),
-	}, nil
+	}
+	b.chatPath, b.embeddingsPath = b.path("/chat/completions"), b.path("/embeddings")
+	return b, nil
+}
+
+// path returns the upstream path of an endpoint, with the base URL's query.
+func (b *Backend) path(endpoint string) string {
+	p := b.apiRoot + endpoint
+	if b.query != "" {
+		p += "?" + b.query
+	}
+	return p
 }
 
 // ParseBaseURL checks that raw is an absolute http(s) URL with a host.
@@ -112,14 +126,10 @@ func isVersionSegment(s string) bool {
 // The gateway uses it for passthrough requests, which are not built by
 // BuildChatRequest.
 func (b *Backend) UpstreamPath(op provider.Operation, _ provider.Target) string {
-	p := b.apiRoot + "/chat/completions"
 	if op == provider.OpEmbeddings {
-		p = b.apiRoot + "/embeddings"
+		return b.embeddingsPath
 	}
-	if b.query != "" {
-		p += "?" + b.query
-	}
-	return p
+	return b.chatPath
 }
 
 // NewPassthroughRequest implements provider.PassthroughRequester: path, headers and
@@ -261,14 +271,23 @@ func NewBearerSigner(apiKey string, extra map[string]string) *HeaderSigner {
 	return s
 }
 
-// Apply sets the headers on h.
+// Apply sets the headers on h. A header that already holds exactly the value is left
+// as it is (signing twice allocates nothing).
 func (s *HeaderSigner) Apply(h http.Header) {
 	for k, v := range s.Extra {
-		h.Set(k, v)
+		setHeader(h, k, v)
 	}
 	if s.Value != "" {
-		h.Set(s.Name, s.Value)
+		setHeader(h, s.Name, s.Value)
 	}
+}
+
+// setHeader is h.Set(name, value), skipped when h already holds just that value.
+func setHeader(h http.Header, name, value string) {
+	if v := h[textproto.CanonicalMIMEHeaderKey(name)]; len(v) == 1 && v[0] == value {
+		return
+	}
+	h.Set(name, value)
 }
 
 // Sign implements provider.Signer.

@@ -350,45 +350,79 @@ func (s *scanner) lit(word string) error {
 }
 
 func (s *scanner) str() error {
-	if s.i >= len(s.b) || s.b[s.i] != '"' {
+	b, i := s.b, s.i
+	if i >= len(b) || b[i] != '"' {
 		return s.errf("expected string")
 	}
-	s.i++
-	for s.i < len(s.b) {
-		// Skip eight ordinary bytes at a time: most of a request body is string text.
-		for s.i+8 <= len(s.b) && !hasSpecial(binary.LittleEndian.Uint64(s.b[s.i:])) {
-			s.i += 8
+	i++
+	// Most strings have no escapes: find the closing quote with the vectorised
+	// IndexByte, and accept the span if it holds no backslash and no control byte.
+	// Anything else is walked below, which also reports the first error and its offset.
+	if q := bytes.IndexByte(b[i:], '"'); q >= 0 {
+		span := b[i : i+q]
+		if bytes.IndexByte(span, '\\') < 0 && !hasControl(span) {
+			s.i = i + q + 1
+			return nil
 		}
-		if s.i >= len(s.b) {
+	}
+	for i < len(b) {
+		// Skip eight ordinary bytes at a time: most of a request body is string text.
+		for i+8 <= len(b) && !hasSpecial(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		if i >= len(b) {
 			break
 		}
-		c := s.b[s.i]
+		c := b[i]
 		switch {
 		case c == '"':
-			s.i++
+			s.i = i + 1
 			return nil
 		case c == '\\':
-			if s.i+1 >= len(s.b) {
+			if i+1 >= len(b) {
+				s.i = i
 				return s.errf("unexpected end of JSON input")
 			}
-			switch s.b[s.i+1] {
+			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i += 2
+				i += 2
 			case 'u':
-				if len(s.b)-s.i < 6 || !isHex(s.b[s.i+2]) || !isHex(s.b[s.i+3]) || !isHex(s.b[s.i+4]) || !isHex(s.b[s.i+5]) {
+				if len(b)-i < 6 || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+					s.i = i
 					return s.errf("invalid \\u escape")
 				}
-				s.i += 6
+				i += 6
 			default:
+				s.i = i
 				return s.errf("invalid escape")
 			}
 		case c < 0x20:
+			s.i = i
 			return s.errf("control character in string")
 		default:
-			s.i++
+			i++
 		}
 	}
+	s.i = i
 	return s.errf("unexpected end of JSON input")
+}
+
+// hasControl reports whether b holds a byte below 0x20, eight bytes at a time with
+// the "has byte less than" bit trick used by hasSpecial.
+func hasControl(b []byte) bool {
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		if (x-swarLo*0x20)&^x&swarHi != 0 {
+			return true
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 const (

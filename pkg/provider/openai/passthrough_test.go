@@ -2,6 +2,7 @@ package openai
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -219,6 +220,80 @@ func TestHasSpecial(t *testing.T) {
 				b := bytes.Repeat([]byte{fill}, 8)
 				b[pos] = byte(v)
 				require.Equal(t, naive(b), hasSpecial(word(b)), "fill %x pos %d byte %x", fill, pos, v)
+			}
+		}
+	}
+}
+
+// strReference is the previous scanner.str (byte-wise after the eight-byte skip), kept
+// to check that the quote-search fast path ends strings and reports errors (message
+// and offset) exactly as it did.
+func (s *scanner) strReference() error {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return s.errf("expected string")
+	}
+	s.i++
+	for s.i < len(s.b) {
+		for s.i+8 <= len(s.b) && !hasSpecial(binary.LittleEndian.Uint64(s.b[s.i:])) {
+			s.i += 8
+		}
+		if s.i >= len(s.b) {
+			break
+		}
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return nil
+		case c == '\\':
+			if s.i+1 >= len(s.b) {
+				return s.errf("unexpected end of JSON input")
+			}
+			switch s.b[s.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i += 2
+			case 'u':
+				if len(s.b)-s.i < 6 || !isHex(s.b[s.i+2]) || !isHex(s.b[s.i+3]) || !isHex(s.b[s.i+4]) || !isHex(s.b[s.i+5]) {
+					return s.errf("invalid \\u escape")
+				}
+				s.i += 6
+			default:
+				return s.errf("invalid escape")
+			}
+		case c < 0x20:
+			return s.errf("control character in string")
+		default:
+			s.i++
+		}
+	}
+	return s.errf("unexpected end of JSON input")
+}
+
+func FuzzScannerString(f *testing.F) {
+	for _, s := range []string{`"abc"`, `"a\"b"`, `"a\\"b`, `"\u00e9x"`, `"\u00zz"`, `"\q"`, "\"a\x01b\"", "\"a\\\x01\"", `"abcdefghijklmnopq\"rstuvwxyz"`, `"unterminated\`, `"é🔑"`, `"`, `x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got := scanner{b: data}
+		want := scanner{b: data}
+		err := got.str()
+		wantErr := want.strReference()
+		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("%q: err %v, want %v", data, err, wantErr)
+		}
+		if got.i != want.i {
+			t.Fatalf("%q: ends at %d, want %d", data, got.i, want.i)
+		}
+	})
+}
+
+func TestHasControl(t *testing.T) {
+	for n := 0; n <= 20; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := bytes.Repeat([]byte{' '}, n)
+				b[pos] = byte(c)
+				require.Equal(t, c < 0x20, hasControl(b), "len %d pos %d byte %#x", n, pos, c)
 			}
 		}
 	}

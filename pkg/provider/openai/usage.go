@@ -3,6 +3,7 @@ package openai
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 
 	"github.com/llm-router/llm-router/pkg/jsonscan"
 
@@ -54,9 +55,8 @@ func (s *bodyUsageScanner) Scan(chunk []byte, endOfStream bool) []byte {
 				raw = v
 			}
 		}) == nil && len(raw) > 0 && raw[0] == '{' {
-			var u Usage
-			if json.Unmarshal(raw, &u) == nil {
-				s.usage = usageToCanonical(&u)
+			if u, ok := readUsage(raw); ok {
+				s.usage = u
 			}
 		}
 		s.buf = nil
@@ -284,4 +284,125 @@ func mentionsUsageObject(b []byte) bool {
 			}
 		}
 	}
+}
+
+// readUsage decodes an OpenAI "usage" object as json.Unmarshal into Usage would,
+// and reports false where json.Unmarshal fails. OpenAI's own objects (the known
+// members, integer values, details objects) are read directly without reflection or
+// allocation; anything else (another member, a key with escapes or in another case, a
+// value that is not a plain integer) goes through encoding/json, so the result is
+// the same either way.
+func readUsage(raw []byte) (canonical.Usage, bool) {
+	var f usageFields
+	if readUsageFast(raw, &f) {
+		return f.canonical(), true
+	}
+	var u Usage
+	if json.Unmarshal(raw, &u) != nil {
+		return canonical.Usage{}, false
+	}
+	return usageToCanonical(&u), true
+}
+
+// usageFields is a Usage read by readUsageFast: the top-level counts, and each
+// details object's members with whether it appeared (kept out of pointers so that
+// decoding allocates nothing).
+type usageFields struct {
+	top                      Usage // details pointers unused
+	prompt                   PromptTokensDetails
+	completion               CompletionTokensDetails
+	hasPrompt, hasCompletion bool
+}
+
+// canonical converts f as usageToCanonical converts the equivalent Usage.
+func (f *usageFields) canonical() canonical.Usage {
+	u, prompt, completion := f.top, f.prompt, f.completion
+	if f.hasPrompt {
+		u.PromptTokensDetails = &prompt
+	}
+	if f.hasCompletion {
+		u.CompletionTokensDetails = &completion
+	}
+	return usageToCanonical(&u)
+}
+
+// readUsageFast fills f from raw when raw holds only the members Usage declares,
+// spelled exactly, with plain integer values (details: objects of the same kind). It
+// reports false, with f in an unspecified state, for anything else.
+func readUsageFast(raw []byte, f *usageFields) bool {
+	ok := true
+	err := jsonscan.Fields(raw, func(key string, v []byte) {
+		if !ok {
+			return
+		}
+		switch key {
+		case "prompt_tokens":
+			f.top.PromptTokens, ok = plainInt(v)
+		case "completion_tokens":
+			f.top.CompletionTokens, ok = plainInt(v)
+		case "total_tokens":
+			f.top.TotalTokens, ok = plainInt(v)
+		case "prompt_cache_hit_tokens":
+			f.top.PromptCacheHitTokens, ok = plainInt(v)
+		case "prompt_tokens_details":
+			// Like encoding/json, a repeated details object decodes into the same struct.
+			f.hasPrompt = true
+			ok = len(v) > 0 && v[0] == '{' && jsonscan.Fields(v, func(k string, n []byte) {
+				switch {
+				case !ok:
+				case k == "cached_tokens":
+					f.prompt.CachedTokens, ok = plainInt(n)
+				case k == "audio_tokens":
+					f.prompt.AudioTokens, ok = plainInt(n)
+				default:
+					ok = false
+				}
+			}) == nil && ok
+		case "completion_tokens_details":
+			f.hasCompletion = true
+			ok = len(v) > 0 && v[0] == '{' && jsonscan.Fields(v, func(k string, n []byte) {
+				switch {
+				case !ok:
+				case k == "reasoning_tokens":
+					f.completion.ReasoningTokens, ok = plainInt(n)
+				case k == "audio_tokens":
+					f.completion.AudioTokens, ok = plainInt(n)
+				case k == "accepted_prediction_tokens":
+					f.completion.AcceptedPredictionTokens, ok = plainInt(n)
+				case k == "rejected_prediction_tokens":
+					f.completion.RejectedPredictionTokens, ok = plainInt(n)
+				default:
+					ok = false
+				}
+			}) == nil && ok
+		default:
+			ok = false
+		}
+	})
+	return err == nil && ok
+}
+
+// maxIntDigits is the most digits any value of int has room for.
+const maxIntDigits = 9 + 9*(strconv.IntSize/64)
+
+// plainInt decodes a JSON integer (-?(0|[1-9][0-9]*)) short enough for an int, which
+// encoding/json stores the same way; ok is false for anything else.
+func plainInt(v []byte) (n int, ok bool) {
+	neg := len(v) > 0 && v[0] == '-'
+	if neg {
+		v = v[1:]
+	}
+	if len(v) == 0 || len(v) > maxIntDigits || (v[0] == '0' && len(v) > 1) {
+		return 0, false
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }

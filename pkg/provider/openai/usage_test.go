@@ -2,7 +2,9 @@ package openai
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -213,4 +215,77 @@ func BenchmarkUsageScannerChunk(b *testing.B) {
 			}
 		})
 	}
+}
+
+func TestReadUsageFastPath(t *testing.T) {
+	openaiUsage := []byte(`{"prompt_tokens":480,"completion_tokens":190,"total_tokens":670,"prompt_tokens_details":{"cached_tokens":128,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":64,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}`)
+	var f usageFields
+	require.True(t, readUsageFast(openaiUsage, &f), "OpenAI's usage object takes the fast path")
+	got, ok := readUsage(openaiUsage)
+	require.True(t, ok)
+	require.Equal(t, canonical.Usage{InputTokens: 480, OutputTokens: 190, CachedInputTokens: 128, ReasoningTokens: 64}, got)
+	allocs := testing.AllocsPerRun(100, func() { _, _ = readUsage(openaiUsage) })
+	require.Zero(t, allocs)
+
+	for _, raw := range []string{
+		`{"prompt_tokens":1,"queue_time":0.01}`,     // another member (Groq)
+		`{"Prompt_Tokens":3}`,                       // encoding/json matches keys case-insensitively
+		`{"prompt_tokens":1.0}`,                     // not an int: json fails
+		`{"prompt_tokens":null}`,                    // null leaves the field
+		`{"prompt_tokens_details":null}`,            // null pointer
+		`{"prompt_tokens":12345678901234567890123}`, // overflow
+		`{"prompt\u005ftokens":2}`,                  // escaped key
+		`{"prompt_tokens":-0}`,
+	} {
+		var f usageFields
+		if readUsageFast([]byte(raw), &f) {
+			var ref Usage
+			require.NoError(t, json.Unmarshal([]byte(raw), &ref), raw)
+			require.Equal(t, ref, f.usage(), raw)
+		}
+	}
+}
+
+// FuzzReadUsage checks that the fast path agrees with encoding/json whenever it
+// answers.
+func FuzzReadUsage(f *testing.F) {
+	for _, s := range []string{
+		`{"prompt_tokens":480,"completion_tokens":190,"total_tokens":670}`,
+		`{"prompt_tokens":1,"prompt_tokens_details":{"cached_tokens":2},"prompt_tokens_details":{"audio_tokens":3}}`,
+		`{"completion_tokens_details":{"reasoning_tokens":5,"accepted_prediction_tokens":1,"rejected_prediction_tokens":2,"audio_tokens":3}}`,
+		`{"prompt_cache_hit_tokens":7,"total_tokens":-1}`,
+		`{"prompt_tokens":01}`, `{"prompt_tokens":1e2}`, `{"total_tokens":"3"}`, `{}`, `{"a":[}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var f usageFields
+		if !readUsageFast(raw, &f) {
+			return
+		}
+		var ref Usage
+		if err := json.Unmarshal(raw, &ref); err != nil {
+			t.Fatalf("fast path accepted %q, encoding/json: %v", raw, err)
+		}
+		if fast := f.usage(); !reflect.DeepEqual(ref, fast) {
+			t.Fatalf("%q: fast %+v, encoding/json %+v", raw, fast, ref)
+		}
+		if f.canonical() != usageToCanonical(&ref) {
+			t.Fatalf("%q: canonical %+v, want %+v", raw, f.canonical(), usageToCanonical(&ref))
+		}
+	})
+}
+
+// usage is the Usage encoding/json would have produced, details pointers included.
+func (f *usageFields) usage() Usage {
+	u := f.top
+	if f.hasPrompt {
+		p := f.prompt
+		u.PromptTokensDetails = &p
+	}
+	if f.hasCompletion {
+		c := f.completion
+		u.CompletionTokensDetails = &c
+	}
+	return u
 }
