@@ -135,7 +135,7 @@ func TestPublicDocumentShape(t *testing.T) {
 		{"POST", "/v1/chat/completions", "OpenAI-compatible", "OpenAIError", []int{400, 401, 403, 404, 405, 413, 429, 500, 502, 503, 504}},
 		{"POST", "/v1/embeddings", "OpenAI-compatible", "OpenAIError", []int{400, 401, 403, 404, 405, 413, 429, 500, 502, 503, 504}},
 		{"POST", "/v1/messages", "Anthropic-compatible", "AnthropicError", []int{400, 401, 403, 404, 405, 413, 429, 500, 502, 503, 504}},
-		{"POST", "/v1/messages/count_tokens", "Anthropic-compatible", "AnthropicError", []int{400, 401, 403, 405, 413, 500}},
+		{"POST", "/v1/messages/count_tokens", "Anthropic-compatible", "AnthropicError", []int{400, 401, 403, 404, 405, 413, 500}},
 		{"GET", "/v1/models", "Models", "OpenAIError", []int{401, 403, 405, 500}},
 		{"GET", "/v1/models/{model}", "Models", "OpenAIError", []int{401, 403, 404, 405, 500}},
 	} {

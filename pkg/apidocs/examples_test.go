@@ -408,12 +408,14 @@ func TestErrorsMatchTheDocument(t *testing.T) {
 
 		{"chat with a model the key may not use", "POST", "/v1/chat/completions", chatBody("mock", "hi"), restricted, 403, "permission_error", true},
 		{"messages with a model the key may not use", "POST", "/v1/messages", messagesBody("mock", "hi"), restricted, 403, "permission_error", true},
+		{"count_tokens with a model the key may not use", "POST", "/v1/messages/count_tokens", messagesBody("mock", "hi"), restricted, 403, "permission_error", true},
 		{"a model the key may not use is not found", "GET", "/v1/models/mock", "", restricted, 404, "not_found_error", true},
 
 		{"chat unknown model", "POST", "/v1/chat/completions", chatBody("no-such-model", "hi"), bearer(), 404, "not_found_error", true},
 		{"embeddings unknown model", "POST", "/v1/embeddings", `{"model":"no-such-model","input":"x"}`, bearer(), 404, "not_found_error", true},
 		{"models unknown model", "GET", "/v1/models/no-such-model", "", bearer(), 404, "not_found_error", true},
 		{"messages unknown model", "POST", "/v1/messages", messagesBody("no-such-model", "hi"), bearer(), 404, "not_found_error", true},
+		{"count_tokens unknown model", "POST", "/v1/messages/count_tokens", messagesBody("no-such-model", "hi"), bearer(), 404, "not_found_error", true},
 
 		{"chat GET", "GET", "/v1/chat/completions", "", bearer(), 405, "invalid_request_error", true},
 		{"embeddings GET", "GET", "/v1/embeddings", "", bearer(), 405, "invalid_request_error", true},
@@ -576,6 +578,8 @@ func TestRateLimitHeadersMatchTheDocument(t *testing.T) {
 		}
 		require.NotEmpty(t, resp.Header.Get("retry-after"))
 		require.NotEmpty(t, resp.Header.Get("x-request-id"))
+		require.Equal(t, "0", resp.Header.Get("x-ratelimit-remaining-requests"), "the refusal names its limit")
+		require.Contains(t, documented, "x-ratelimit-remaining-requests")
 		require.Contains(t, string(body), `"type":"`+tc.errType+`"`)
 	}
 }

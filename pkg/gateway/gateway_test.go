@@ -388,6 +388,10 @@ func TestRateLimitsPerKey(t *testing.T) {
 	third := call()
 	require.Equal(t, 429, third.StatusCode)
 	require.NotEmpty(t, third.Header.Get("retry-after"))
+	// As OpenAI does, the 429 names the limit that refused.
+	require.Equal(t, "2", third.Header.Get("x-ratelimit-limit-requests"))
+	require.Equal(t, "0", third.Header.Get("x-ratelimit-remaining-requests"))
+	require.NotEmpty(t, third.Header.Get("x-ratelimit-reset-requests"))
 	// Other keys are not affected.
 	_, err := e.openai(key).Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
 		Model: "mock", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},

@@ -43,7 +43,11 @@ func (x *routerExchange) admit(ctx context.Context, b *Backend) (extproc.Reply, 
 			e.RetryAfterSeconds = int(math.Ceil(r.RetryAfter.Seconds()))
 		}
 		x.errType = "limit_" + r.Reason
-		return x.fail(e), false
+		extra := make([]extproc.Header, 0, len(r.Headers))
+		for _, h := range r.Headers {
+			extra = append(extra, extproc.Header{Name: h.Name, Value: h.Value})
+		}
+		return x.failWith(e, extra...), false
 	}
 	x.ticket = t
 	for _, h := range t.Headers() {

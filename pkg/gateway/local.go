@@ -134,15 +134,16 @@ func ownerOf(m *Model) string {
 	return "llm-router"
 }
 
-// countTokens answers Anthropic's /v1/messages/count_tokens locally.
-func (x *routerExchange) countTokens(body []byte) extproc.Reply {
+// countTokens answers Anthropic's /v1/messages/count_tokens locally, with the
+// tokenizer of the model's first backend (the one a request would try first).
+func (x *routerExchange) countTokens(body []byte, m *Model) extproc.Reply {
 	req, err := x.front.ParseChatRequest(body)
 	if err != nil {
 		return x.fail(asAPIError(err, canonical.ErrInvalidRequest))
 	}
 	n := 0
 	if x.g.tokens != nil {
-		n = x.g.tokens.EstimateRequest(req.Model, req)
+		n = x.g.tokens.EstimateRequest(m.Backends[0].Model, req)
 	}
 	return x.respondJSON(map[string]int{"input_tokens": n})
 }

@@ -241,9 +241,6 @@ func (x *routerExchange) RequestBody(ctx context.Context, body []byte, eos bool)
 		e.Param = "model"
 		return x.fail(e)
 	}
-	if x.endpoint == epCountTokens {
-		return x.countTokens(body)
-	}
 	if x.identity != nil && !x.identity.AllowsModel(modelName) {
 		e := canonical.NewError(canonical.ErrPermission, "this key may not use model %q", modelName)
 		e.Param = "model"
@@ -259,6 +256,10 @@ func (x *routerExchange) RequestBody(ctx context.Context, body []byte, eos bool)
 		e := canonical.NewError(canonical.ErrNotFound, "the model %q does not exist or you do not have access to it", modelName)
 		e.Param, e.Code = "model", "model_not_found"
 		return x.fail(e)
+	}
+	if x.endpoint == epCountTokens {
+		// Answered locally, after the same model checks as a real request.
+		return x.countTokens(body, m)
 	}
 	x.model = m
 	x.body = body

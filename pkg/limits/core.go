@@ -320,6 +320,15 @@ func (t *Ticket) refusal(f *failure) *Refusal {
 		r.Message = fmt.Sprintf("Rate limit reached for %s: %d requests per minute. Retry after %s.",
 			who, s.rpm, formatReset(f.wait))
 	}
+	switch {
+	case f.never: // no reset to announce: waiting does not help
+	case f.reason == ReasonRequests:
+		r.Headers = []Header{{HeaderLimitRequests, strconv.FormatInt(s.rpm, 10)},
+			{HeaderRemainingRequests, "0"}, {HeaderResetRequests, formatReset(f.wait)}}
+	case f.reason == ReasonTokens:
+		r.Headers = []Header{{HeaderLimitTokens, strconv.FormatInt(s.tpm, 10)},
+			{HeaderRemainingTokens, "0"}, {HeaderResetTokens, formatReset(f.wait)}}
+	}
 	return r
 }
 

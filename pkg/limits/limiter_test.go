@@ -118,6 +118,7 @@ func TestRefusalAndHeaders(t *testing.T) {
 			require.Equal(t, 6*time.Second, r.RetryAfter)
 			require.Contains(t, r.Message, `key "key-1"`)
 			require.Contains(t, r.Message, "1000 tokens per minute")
+			require.Equal(t, map[string]string{HeaderLimitTokens: "1000", HeaderRemainingTokens: "0", HeaderResetTokens: "6s"}, headerMap(r.Headers))
 
 			clk.Add(6 * time.Second)
 			tk, err = l.Admit(ctx, &req)
@@ -149,6 +150,7 @@ func TestRequestsRetryAfter(t *testing.T) {
 			require.Equal(t, ReasonRequests, r.Reason)
 			require.Equal(t, 15*time.Second, r.RetryAfter)
 			require.Contains(t, r.Message, "3 requests per minute")
+			require.Equal(t, map[string]string{HeaderLimitRequests: "3", HeaderRemainingRequests: "0", HeaderResetRequests: "15s"}, headerMap(r.Headers))
 			clk.Add(15 * time.Second)
 			tk, err := l.Admit(ctx, &req)
 			require.NoError(t, err)
@@ -182,6 +184,7 @@ func TestTokensTooLarge(t *testing.T) {
 			require.Equal(t, ScopeModel, r.Scope)
 			require.Zero(t, r.RetryAfter, "waiting cannot help")
 			require.Contains(t, r.Message, "Request too large")
+			require.Empty(t, r.Headers, "no reset to announce")
 		})
 	}
 }

@@ -118,6 +118,10 @@ type Refusal struct {
 	RetryAfter time.Duration
 	// Message is a human-readable explanation safe to show the caller.
 	Message string
+	// Headers are the OpenAI-style rate-limit headers of the limit that refused (its
+	// limit, 0 remaining, its reset), as OpenAI sends them on its own 429s; none for
+	// budgets, concurrency and an unreachable store.
+	Headers []Header
 }
 
 // Error implements error.
