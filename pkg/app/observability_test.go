@@ -65,6 +65,7 @@ func TestAccessLogAndMetrics(t *testing.T) {
 	require.Equal(t, "dev", first["key_id"])
 	require.Equal(t, "mock", first["model"])
 	require.Equal(t, "mock.mock", first["backend"])
+	require.Regexp(t, `^req_[0-9a-f]{32}$`, first["upstream_request_id"], "the provider's own id, for its support")
 	require.EqualValues(t, 200, first["status"])
 	require.EqualValues(t, 9, first["output_tokens"], "the echo of the prompt, counted by the tokenizer")
 	require.EqualValues(t, 16, first["input_tokens"], "9 prompt tokens + OpenAI's per-message overhead (3 + 1 role) + 3 reply priming")

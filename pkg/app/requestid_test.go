@@ -62,6 +62,13 @@ func TestRequestIDOnEveryResponse(t *testing.T) {
 			}
 			ids := resp.Header.Values("X-Request-Id")
 			require.Len(t, ids, 1, "one x-request-id")
+			// The provider's own id (the mock names its answers as OpenAI does) is kept in
+			// x-upstream-request-id; a local reply has none.
+			if tt.status == http.StatusOK {
+				require.Regexp(t, `^req_[0-9a-f]{32}$`, resp.Header.Get("X-Upstream-Request-Id"))
+			} else {
+				require.Empty(t, resp.Header.Get("X-Upstream-Request-Id"))
+			}
 			if tt.id != "" {
 				require.Equal(t, tt.id, ids[0], "the caller's id")
 				return

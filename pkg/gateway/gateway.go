@@ -35,6 +35,8 @@ type Summary struct {
 	ProviderKind string
 	// CacheStatus is "hit", "miss" (stored or storable), "bypass" or "" (cache off).
 	CacheStatus string
+	// UpstreamRequestID is the provider's own request id, when it sent one.
+	UpstreamRequestID string
 	// Owner and Team come from the caller's key, for reports.
 	Owner, Team   string
 	UpstreamModel string

@@ -179,6 +179,7 @@ func (x *routerExchange) Close(ctx context.Context, err error) {
 		s.Usage = canonical.Usage{InputTokens: x.g.tokens.EstimateRequest(s.UpstreamModel, x.canon), Estimated: true}
 	}
 	s.CacheStatus = x.cacheStatus
+	s.UpstreamRequestID = x.upstreamReqID
 	if x.g.pricer != nil && s.UpstreamModel != "" && s.CacheStatus != "hit" {
 		if info := x.attempt.Load(); info != nil {
 			s.CostUSD, s.CostKnown = x.g.pricer.Cost(info.backend.Adapter.Settings.Kind, s.UpstreamModel, s.Usage)
@@ -203,6 +204,7 @@ func (x *routerExchange) Close(ctx context.Context, err error) {
 			zap.String("endpoint", s.Endpoint),
 			zap.String("model", s.Model),
 			zap.String("backend", s.Backend),
+			zap.String("upstream_request_id", s.UpstreamRequestID),
 			zap.Int("status", s.Status),
 			zap.String("error_type", s.ErrorType),
 			zap.Bool("stream", s.Stream),

@@ -27,6 +27,7 @@ func (x *routerExchange) ResponseHeaders(_ context.Context, h extproc.Headers, e
 	for _, lh := range x.limitHeaders {
 		reply.Headers.AddSet(lh.Name, lh.Value)
 	}
+	x.keepUpstreamRequestID(h, &reply)
 	if x.status < 200 || x.status >= 300 {
 		x.errType = errorTypeForStatus(x.status)
 		if !info.passthrough {
@@ -261,4 +262,27 @@ func errorTypeForStatus(status int) string {
 		return "client_" + strconv.Itoa(status)
 	}
 	return ""
+}
+
+// HeaderUpstreamRequestID carries the provider's x-request-id to the caller: Envoy
+// replaces x-request-id with the gateway's own on every response
+// (always_set_request_id_in_response), and the provider's id is what its support asks
+// for.
+const HeaderUpstreamRequestID = "x-upstream-request-id"
+
+// keepUpstreamRequestID records the provider's request id for the access log and, when
+// it travels in x-request-id (OpenAI and compatible servers), copies it to
+// x-upstream-request-id. Anthropic's request-id and Bedrock's x-amzn-requestid reach
+// the caller unchanged.
+func (x *routerExchange) keepUpstreamRequestID(h extproc.Headers, reply *extproc.Reply) {
+	if id := h.Get(HeaderRequestID); id != "" && id != x.reqID {
+		x.upstreamReqID = id
+		reply.Headers.AddSet(HeaderUpstreamRequestID, id)
+		return
+	}
+	if id := h.Get("request-id"); id != "" {
+		x.upstreamReqID = id
+	} else if id := h.Get("x-amzn-requestid"); id != "" {
+		x.upstreamReqID = id
+	}
 }

@@ -97,6 +97,9 @@ type routerExchange struct {
 
 	ticket       *limits.Ticket
 	limitHeaders []extproc.Header
+	// upstreamReqID is the provider's own request id (for support tickets), from its
+	// x-request-id, request-id or x-amzn-requestid response header.
+	upstreamReqID string
 
 	arm         string       // A/B arm ("" without splits)
 	policy      *routePolicy // per-route policy from the Envoy route metadata

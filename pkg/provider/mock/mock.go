@@ -17,6 +17,8 @@ package mock
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -97,7 +99,18 @@ func NewServer(opts Options) http.Handler {
 		writeError(w, http.StatusNotFound, "invalid_request_error", "", "unknown_url",
 			fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path), 0)
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// OpenAI names every response with its own request id.
+		w.Header().Set("X-Request-Id", newRequestID())
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// newRequestID returns an id shaped like OpenAI's ("req_" and 32 hex digits).
+func newRequestID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
 }
 
 // Register adds kind "mock": an OpenAI-schema backend whose base_url (required) is
