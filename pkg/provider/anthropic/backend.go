@@ -17,6 +17,7 @@ import (
 	"github.com/llm-router/llm-router/pkg/canonical"
 	"github.com/llm-router/llm-router/pkg/provider"
 	"github.com/llm-router/llm-router/pkg/provider/gcpauth"
+	"github.com/llm-router/llm-router/pkg/provider/internal/jsonwire"
 )
 
 // Provider kinds registered by this package.
@@ -163,16 +164,23 @@ func (b *Backend) header(stream bool) http.Header {
 	for k, v := range b.headers {
 		h.Set(k, v)
 	}
-	h.Set("Content-Type", "application/json")
+	// The fixed headers, by canonical key (what Set would store) and with their values
+	// carved from one slice.
+	vals := make([]string, 0, 4)
+	set := func(k, v string) {
+		vals = append(vals, v)
+		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	set("Content-Type", "application/json")
 	if stream {
-		h.Set("Accept", "text/event-stream")
+		set("Accept", "text/event-stream")
 	} else {
-		h.Set("Accept", "application/json")
+		set("Accept", "application/json")
 	}
 	if !b.vertex {
-		h.Set("anthropic-version", b.version)
+		set("Anthropic-Version", b.version)
 		if b.apiKey != "" {
-			h.Set("x-api-key", b.apiKey)
+			set("X-Api-Key", b.apiKey)
 		}
 	}
 	return h
@@ -200,7 +208,7 @@ func (b *Backend) BuildChatRequest(ctx context.Context, req *canonical.Request, 
 	} else {
 		mr.Model = model
 	}
-	body, err := json.Marshal(mr)
+	body, err := encodeRequest(mr)
 	if err != nil {
 		return nil, fmt.Errorf("anthropic: encoding request: %w", err)
 	}
@@ -218,14 +226,12 @@ func appendFields(obj []byte, fields []rawField) []byte {
 	if len(fields) == 0 || len(obj) < 2 {
 		return obj
 	}
-	out := make([]byte, 0, len(obj)+64*len(fields))
-	out = append(out, obj[:len(obj)-1]...)
+	out := obj[:len(obj)-1] // obj is the caller's own buffer: extend it in place
 	for _, f := range fields {
 		if len(out) > 1 {
 			out = append(out, ',')
 		}
-		k, _ := json.Marshal(f.key)
-		out = append(out, k...)
+		out = jsonwire.AppendString(out, f.key)
 		out = append(out, ':')
 		out = append(out, f.value...)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/llm-router/llm-router/pkg/canonical"
 	"github.com/llm-router/llm-router/pkg/provider"
+	"github.com/llm-router/llm-router/pkg/provider/openai"
 )
 
 // benchChat is a ~2 KB conversation with two tools, the size of a typical agent turn.
@@ -106,4 +107,37 @@ func BenchmarkStreamEncodeTextDelta(b *testing.B) {
 	for b.Loop() {
 		out = enc.Encode(out[:0], ev)
 	}
+}
+
+// BenchmarkTranslateFromOpenAI measures the request translation for an OpenAI caller
+// routed to Anthropic (OpenAI parse plus Messages build) next to the passthrough
+// rewrite of the same body, the baseline of the "within 3×" target.
+func BenchmarkTranslateFromOpenAI(b *testing.B) {
+	body, err := openai.EncodeChatRequest(benchChat(), "gpt-4o", openai.Dialect{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	be := newTestBackend(b)
+	b.Run("translate", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			req, err := openai.ParseChatRequest(body)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := be.BuildChatRequest(context.Background(), req, provider.Target{Model: "claude-sonnet-4-5"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("passthrough", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := openai.RewriteChatRequest(body, "gpt-4o-2024-08-06", false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/llm-router/llm-router/pkg/canonical"
+	"github.com/llm-router/llm-router/pkg/provider/internal/jsonwire"
 )
 
 // budgetForEffort returns the thinking budget used for a reasoning effort when no
@@ -88,30 +89,18 @@ func (b *Backend) toMessages(req *canonical.Request) (*MessagesRequest, []rawFie
 	mr.Messages = msgs
 
 	// Tools.
+	mr.Tools = make([]json.RawMessage, 0, len(req.Tools))
 	for i, t := range req.Tools {
 		if t.Name == "" {
 			return nil, nil, badRequest(fmt.Sprintf("tools[%d].function.name", i), "tool name is required")
 		}
-		schema := t.Parameters
-		if len(bytes.TrimSpace(schema)) == 0 || string(bytes.TrimSpace(schema)) == "null" {
-			schema = json.RawMessage(`{"type":"object","properties":{}}`)
-		} else if c, err := compactObject(schema); err != nil {
-			return nil, nil, badRequest(fmt.Sprintf("tools[%d].function.parameters", i), "tool parameters must be a JSON Schema object: %v", err)
-		} else {
-			schema = c
-		}
-		raw, err := json.Marshal(struct {
-			Name         string          `json:"name"`
-			Description  string          `json:"description,omitempty"`
-			InputSchema  json.RawMessage `json:"input_schema"`
-			Strict       bool            `json:"strict,omitempty"`
-			CacheControl *CacheControl   `json:"cache_control,omitempty"`
-		}{t.Name, t.Description, schema, t.Strict, cacheControl(t.CacheControl)})
+		raw, err := encodeTool(&t)
 		if err != nil {
-			return nil, nil, fmt.Errorf("anthropic: encoding tool: %w", err)
+			return nil, nil, badRequest(fmt.Sprintf("tools[%d].function.parameters", i), "tool parameters must be a JSON Schema object: %v", err)
 		}
 		mr.Tools = append(mr.Tools, raw)
 	}
+	mr.encodedTools = len(mr.Tools)
 	mr.Tools = append(mr.Tools, serverTools(req.Extra["tools"])...)
 	if len(mr.Tools) > 0 {
 		mr.ToolChoice = toolChoice(req.ToolChoice, req.ParallelToolCalls)
@@ -173,6 +162,58 @@ func (b *Backend) toMessages(req *canonical.Request) (*MessagesRequest, []rawFie
 	}
 	sortFields(extra)
 	return mr, extra, nil
+}
+
+// encodeTool renders a function tool as the API wants it, with its parameters schema
+// (an empty object schema when absent) compacted; it fails when the schema is not a
+// JSON object.
+func encodeTool(t *canonical.Tool) (json.RawMessage, error) {
+	schema := bytes.TrimSpace(t.Parameters)
+	if len(schema) == 0 || string(schema) == "null" {
+		schema = []byte(`{"type":"object","properties":{}}`)
+	}
+	out := make([]byte, 0, len(schema)+len(t.Name)+len(t.Description)+64)
+	out = append(out, `{"name":`...)
+	out = jsonwire.AppendString(out, t.Name)
+	if t.Description != "" {
+		out = append(out, `,"description":`...)
+		out = jsonwire.AppendString(out, t.Description)
+	}
+	out = append(out, `,"input_schema":`...)
+	ok := schema[0] == '{'
+	if ok {
+		out, ok = jsonwire.AppendCompact(out, schema, true)
+	}
+	if !ok {
+		_, err := compactObject(schema) // the error, in json.Compact's words
+		if err == nil {
+			// Valid but deeper than the fast path follows.
+			return json.Marshal(toolJSON{t.Name, t.Description, schema, t.Strict, cacheControl(t.CacheControl)})
+		}
+		return nil, err
+	}
+	if t.Strict {
+		out = append(out, `,"strict":true`...)
+	}
+	if cc := cacheControl(t.CacheControl); cc != nil {
+		out = append(out, `,"cache_control":{"type":`...)
+		out = jsonwire.AppendString(out, cc.Type)
+		if cc.TTL != "" {
+			out = append(out, `,"ttl":`...)
+			out = jsonwire.AppendString(out, cc.TTL)
+		}
+		out = append(out, '}')
+	}
+	return append(out, '}'), nil
+}
+
+// toolJSON is a function tool definition as sent to the API.
+type toolJSON struct {
+	Name         string          `json:"name"`
+	Description  string          `json:"description,omitempty"`
+	InputSchema  json.RawMessage `json:"input_schema"`
+	Strict       bool            `json:"strict,omitempty"`
+	CacheControl *CacheControl   `json:"cache_control,omitempty"`
 }
 
 // sortFields orders passthrough fields by key so request bodies are deterministic.
@@ -243,7 +284,8 @@ func outputConfig(req *canonical.Request) (*OutputConfig, error) {
 	if oc.Format == nil && oc.Effort == "" {
 		return nil, nil
 	}
-	return &oc, nil
+	out := oc // only a config that is used escapes to the heap
+	return &out, nil
 }
 
 // thinking maps canonical reasoning to Anthropic's thinking config, adjusting
@@ -335,9 +377,20 @@ func systemBlocks(parts []canonical.Part) Content {
 func convertMessages(in []canonical.Message) ([]Message, Content, error) {
 	out := make([]Message, 0, len(in))
 	var system Content
+	// Every part and tool call makes at most one block (a tool message exactly one):
+	// carve each turn's blocks from one allocation.
+	n := 0
+	for i := range in {
+		if in[i].Role == canonical.RoleTool {
+			n++
+			continue
+		}
+		n += len(in[i].Content) + len(in[i].ToolCalls)
+	}
+	slab := make(Content, 0, n)
 	for i, m := range in {
 		var role string
-		var blocks Content
+		blocks := slab[len(slab):len(slab)]
 		switch m.Role {
 		case canonical.RoleSystem:
 			system = append(system, systemBlocks(m.Content)...)
@@ -345,7 +398,7 @@ func convertMessages(in []canonical.Message) ([]Message, Content, error) {
 		case canonical.RoleUser:
 			role = "user"
 			for j, p := range m.Content {
-				b, ok, err := userBlock(p, fmt.Sprintf("messages[%d].content[%d]", i, j))
+				b, ok, err := userBlock(p, i, j)
 				if err != nil {
 					return nil, nil, err
 				}
@@ -380,6 +433,10 @@ func convertMessages(in []canonical.Message) ([]Message, Content, error) {
 		if len(blocks) == 0 {
 			continue
 		}
+		if len(blocks) <= cap(slab)-len(slab) { // still in the slab (always, by the count)
+			slab = slab[:len(slab)+len(blocks)]
+		}
+		blocks = blocks[:len(blocks):len(blocks)]
 		if n := len(out); n > 0 && out[n-1].Role == role {
 			// Anthropic requires alternating roles: merge consecutive turns.
 			out[n-1].Content = append(out[n-1].Content, blocks...)
@@ -444,15 +501,15 @@ func toolInput(args string) (json.RawMessage, error) {
 	if strings.TrimSpace(args) == "" {
 		return json.RawMessage("{}"), nil
 	}
-	if !json.Valid([]byte(args)) {
+	if !jsonwire.Valid([]byte(args)) {
 		return nil, fmt.Errorf("invalid JSON")
 	}
 	return compactObject([]byte(args))
 }
 
-// userBlock converts one part of a user turn; ok is false for parts Anthropic cannot
+// userBlock converts part j of user message i; ok is false for parts Anthropic cannot
 // take in a user turn (thinking) and for empty text.
-func userBlock(p canonical.Part, param string) (ContentBlock, bool, error) {
+func userBlock(p canonical.Part, i, j int) (ContentBlock, bool, error) {
 	switch p.Type {
 	case canonical.PartText:
 		if strings.TrimSpace(p.Text) == "" {
@@ -460,7 +517,7 @@ func userBlock(p canonical.Part, param string) (ContentBlock, bool, error) {
 		}
 		return ContentBlock{Type: "text", Text: p.Text, CacheControl: cacheControl(p.CacheControl)}, true, nil
 	case canonical.PartImage:
-		b, err := imageBlock(p.Image, param)
+		b, err := imageBlock(p.Image, partParam(i, j))
 		if err != nil {
 			return ContentBlock{}, false, err
 		}
@@ -468,7 +525,7 @@ func userBlock(p canonical.Part, param string) (ContentBlock, bool, error) {
 		return b, true, nil
 	case canonical.PartToolResult:
 		if p.ToolResult == nil || p.ToolResult.ToolCallID == "" {
-			return ContentBlock{}, false, badRequest(param, "tool result needs a tool_call_id")
+			return ContentBlock{}, false, badRequest(partParam(i, j), "tool result needs a tool_call_id")
 		}
 		b := toolResultBlock(p.ToolResult)
 		if p.CacheControl != nil {
@@ -479,6 +536,9 @@ func userBlock(p canonical.Part, param string) (ContentBlock, bool, error) {
 		return ContentBlock{}, false, nil
 	}
 }
+
+// partParam names part j of message i for error params.
+func partParam(i, j int) string { return fmt.Sprintf("messages[%d].content[%d]", i, j) }
 
 // assistantBlock converts one part of an assistant turn. Thinking without a signature
 // (from another provider) is dropped: the API rejects unsigned thinking blocks.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+
+	"github.com/llm-router/llm-router/pkg/provider/internal/jsonwire"
 )
 
 // This file holds the Anthropic Messages wire types
@@ -29,6 +31,10 @@ type MessagesRequest struct {
 	Stream           bool              `json:"stream,omitempty"`
 	Metadata         *Metadata         `json:"metadata,omitempty"`
 	OutputConfig     *OutputConfig     `json:"output_config,omitempty"`
+
+	// encodedTools counts the leading Tools that toMessages already wrote compact and
+	// escaped, so the request encoder copies them instead of compacting them again.
+	encodedTools int
 }
 
 // Message is one conversation turn.
@@ -317,7 +323,10 @@ func compactObject(raw []byte) (json.RawMessage, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, errors.New("not a JSON object")
 	}
-	var buf bytes.Buffer
+	if out, ok := jsonwire.AppendCompact(make([]byte, 0, len(raw)), raw, false); ok {
+		return out, nil
+	}
+	var buf bytes.Buffer // json.Compact reports the error (or follows deeper nesting)
 	if err := json.Compact(&buf, raw); err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package anthropic
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -37,7 +36,9 @@ type streamDecoder struct {
 	usage      Usage
 	hasTools   bool
 	finishSent bool
-	done       bool // message_stop or error seen; later input is ignored
+	done       bool        // message_stop or error seen; later input is ignored
+	cur        streamEvent // the event being decoded, reused
+	curDelta   streamDelta // its delta on the fast path
 }
 
 func newStreamDecoder() *streamDecoder {
@@ -79,8 +80,8 @@ func (d *streamDecoder) Finish(dst []canonical.StreamEvent) ([]canonical.StreamE
 }
 
 func (d *streamDecoder) event(dst []canonical.StreamEvent, ev sse.Event) ([]canonical.StreamEvent, error) {
-	var se streamEvent
-	if err := json.Unmarshal(ev.Data, &se); err != nil {
+	se := &d.cur
+	if err := decodeEvent(ev.Data, se, &d.curDelta); err != nil {
 		return dst, fmt.Errorf("anthropic: invalid stream event %q: %w", ev.Event, err)
 	}
 	if se.Type == "" {

@@ -22,10 +22,13 @@ type streamDecoder struct {
 	started  bool
 	done     bool // an error chunk ended the stream
 	finished map[int]bool
-	calls    map[int]int // tool calls so far, per candidate
-	total    int         // tool calls so far, all candidates (for generated ids)
-	usage    *UsageMetadata
+	calls    map[int]int    // tool calls so far, per candidate
+	total    int            // tool calls so far, all candidates (for generated ids)
+	usage    *UsageMetadata // nil until a chunk reports usage, then &lastUsage
 	blocked  string
+
+	lastUsage UsageMetadata
+	store     chunkStore // the fast path's reused chunk
 }
 
 func newStreamDecoder() *streamDecoder {
@@ -89,22 +92,27 @@ func (d *streamDecoder) event(dst []canonical.StreamEvent, data []byte) ([]canon
 	if len(data) == 0 {
 		return dst, nil
 	}
-	var gr GenerateContentResponse
-	if err := json.Unmarshal(data, &gr); err != nil {
-		// Errors sometimes arrive wrapped in an array.
-		var arr []GenerateContentResponse
-		if json.Unmarshal(data, &arr) != nil || len(arr) != 1 {
-			return dst, fmt.Errorf("gemini: invalid stream chunk: %w", err)
+	gr, ok := d.decodeChunk(data)
+	if !ok {
+		gr = new(GenerateContentResponse)
+		if err := json.Unmarshal(data, gr); err != nil {
+			// Errors sometimes arrive wrapped in an array.
+			var arr []GenerateContentResponse
+			if json.Unmarshal(data, &arr) != nil || len(arr) != 1 {
+				return dst, fmt.Errorf("gemini: invalid stream chunk: %w", err)
+			}
+			gr = &arr[0]
 		}
-		gr = arr[0]
 	}
 	if gr.Error != nil {
 		d.done = true
 		return append(dst, canonical.StreamEvent{Type: canonical.EventError, Err: errorFromDetail(0, nil, *gr.Error)}), nil
 	}
-	dst = d.ensureStarted(dst, &gr)
+	dst = d.ensureStarted(dst, gr)
 	if gr.UsageMetadata != nil {
-		d.usage = gr.UsageMetadata
+		// Copied: the fast path's storage is reused by the next chunk.
+		d.lastUsage = *gr.UsageMetadata
+		d.usage = &d.lastUsage
 	}
 	if gr.PromptFeedback != nil && gr.PromptFeedback.BlockReason != "" {
 		d.blocked = gr.PromptFeedback.BlockReason

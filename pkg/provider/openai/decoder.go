@@ -23,6 +23,7 @@ type streamDecoder struct {
 	usage    *canonical.Usage
 	choices  []choiceState
 	chunk    ChatChunk
+	store    chunkStore // backs chunk's pointers on the fast path
 }
 
 type choiceState struct {
@@ -92,15 +93,17 @@ func (d *streamDecoder) event(dst []canonical.StreamEvent, data []byte) ([]canon
 	if sse.IsDone(data) {
 		return d.done(dst), nil
 	}
-	// Reuse the choices array, zeroed: encoding/json decodes into existing slice
-	// elements without clearing fields the new chunk omits.
 	c := &d.chunk
-	reuse := c.Choices[:cap(c.Choices)]
-	clear(reuse)
-	*c = ChatChunk{Choices: reuse[:0]}
-	if err := json.Unmarshal(data, c); err != nil {
-		d.finished = true
-		return dst, fmt.Errorf("decode openai stream chunk: %w", err)
+	if !d.decodeChunk(data) {
+		// Reuse the choices array, zeroed: encoding/json decodes into existing slice
+		// elements without clearing fields the new chunk omits.
+		reuse := c.Choices[:cap(c.Choices)]
+		clear(reuse)
+		*c = ChatChunk{Choices: reuse[:0]}
+		if err := json.Unmarshal(data, c); err != nil {
+			d.finished = true
+			return dst, fmt.Errorf("decode openai stream chunk: %w", err)
+		}
 	}
 	if c.Error != nil {
 		d.finished = true

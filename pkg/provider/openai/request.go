@@ -21,6 +21,25 @@ func invalid(param, format string, args ...any) *canonical.Error {
 // Errors are *canonical.Error with status 400 and, where known, the offending param.
 func ParseChatRequest(body []byte) (*canonical.Request, error) {
 	var w ChatRequest
+	s := getWireSlices()
+	defer putWireSlices(s)
+	extra, ok := decodeChatRequest(body, &w, s)
+	if !ok {
+		return parseChatRequestReflect(body)
+	}
+	req, err := chatRequestToCanonical(&w)
+	if err != nil {
+		return nil, err
+	}
+	req.Extra = extra
+	return req, nil
+}
+
+// parseChatRequestReflect is ParseChatRequest through encoding/json, for the bodies
+// the fast path leaves alone (malformed ones included): it decides their result and
+// error text.
+func parseChatRequestReflect(body []byte) (*canonical.Request, error) {
+	var w ChatRequest
 	if err := json.Unmarshal(body, &w); err != nil {
 		if _, ok := err.(*json.UnmarshalTypeError); ok {
 			return nil, invalid(jsonErrorParam(err), "Invalid request body: %v", err)
@@ -101,10 +120,18 @@ func chatRequestToCanonical(w *ChatRequest) (*canonical.Request, error) {
 	if w.ReasoningEffort != "" {
 		req.Reasoning = &canonical.Reasoning{Effort: w.ReasoningEffort}
 	}
+	req.Messages = make([]canonical.Message, 0, len(w.Messages))
+	slab := newPartSlab(w.Messages)
 	for i := range w.Messages {
-		if err := addMessage(req, &w.Messages[i], i); err != nil {
+		if err := addMessage(req, &w.Messages[i], i, &slab); err != nil {
 			return nil, err
 		}
+	}
+	if len(req.Messages) == 0 {
+		req.Messages = nil // as when appended to a nil slice (system messages only)
+	}
+	if len(w.Tools) > 0 {
+		req.Tools = make([]canonical.Tool, 0, len(w.Tools))
 	}
 	for i, t := range w.Tools {
 		if t.Type != "function" && t.Type != "" {
@@ -167,23 +194,48 @@ func toolChoiceToCanonical(tc *ToolChoice) (*canonical.ToolChoice, error) {
 	return nil, invalid("tool_choice", "tool_choice of type %q is not supported", tc.Type)
 }
 
-func textParts(c Content, param string, allowImages bool) ([]canonical.Part, error) {
+// partSlab hands out the messages' part slices from one allocation.
+type partSlab []canonical.Part
+
+// newPartSlab sizes a slab for the content of msgs.
+func newPartSlab(msgs []Message) partSlab {
+	n := 0
+	for i := range msgs {
+		if msgs[i].Content.Text != nil {
+			n++
+		}
+		n += len(msgs[i].Content.Parts)
+	}
+	return make(partSlab, 0, n)
+}
+
+// take returns an empty slice with room for n parts.
+func (s *partSlab) take(n int) []canonical.Part {
+	l := len(*s)
+	if l+n > cap(*s) {
+		return make([]canonical.Part, 0, n)
+	}
+	*s = (*s)[:l+n]
+	return (*s)[l : l : l+n]
+}
+
+// textParts converts the content of message i.
+func textParts(c Content, i int, allowImages bool, slab *partSlab) ([]canonical.Part, error) {
 	if c.Text != nil {
 		if *c.Text == "" {
 			return nil, nil
 		}
-		return []canonical.Part{{Type: canonical.PartText, Text: *c.Text}}, nil
+		return append(slab.take(1), canonical.Part{Type: canonical.PartText, Text: *c.Text}), nil
 	}
 	if len(c.Parts) == 0 {
 		return nil, nil
 	}
-	parts := make([]canonical.Part, 0, len(c.Parts))
+	parts := slab.take(len(c.Parts))
 	for j, p := range c.Parts {
-		pp := fmt.Sprintf("%s[%d]", param, j)
 		switch p.Type {
 		case "text":
 			if p.Text == nil {
-				return nil, invalid(pp+".text", "text content part requires text")
+				return nil, invalid(partParam(i, j)+".text", "text content part requires text")
 			}
 			parts = append(parts, canonical.Part{Type: canonical.PartText, Text: *p.Text})
 		case "refusal":
@@ -192,18 +244,18 @@ func textParts(c Content, param string, allowImages bool) ([]canonical.Part, err
 			}
 		case "image_url":
 			if !allowImages {
-				return nil, invalid(pp+".type", "image content is only allowed in user messages")
+				return nil, invalid(partParam(i, j)+".type", "image content is only allowed in user messages")
 			}
 			if p.ImageURL == nil || p.ImageURL.URL == "" {
-				return nil, invalid(pp+".image_url", "image_url content part requires image_url.url")
+				return nil, invalid(partParam(i, j)+".image_url", "image_url content part requires image_url.url")
 			}
 			img, err := parseImageURL(p.ImageURL)
 			if err != nil {
-				return nil, invalid(pp+".image_url.url", "%v", err)
+				return nil, invalid(partParam(i, j)+".image_url.url", "%v", err)
 			}
 			parts = append(parts, canonical.Part{Type: canonical.PartImage, Image: img})
 		default:
-			return nil, invalid(pp+".type", "content part type %q is not supported by the gateway", p.Type)
+			return nil, invalid(partParam(i, j)+".type", "content part type %q is not supported by the gateway", p.Type)
 		}
 	}
 	return parts, nil
@@ -237,27 +289,36 @@ func parseImageURL(u *ImageURL) (*canonical.Image, error) {
 	return &canonical.Image{MediaType: mediaType, Data: data, Detail: u.Detail}, nil
 }
 
-func addMessage(req *canonical.Request, m *Message, i int) error {
-	param := fmt.Sprintf("messages[%d]", i)
+// msgParam names message i for error params; it is built only when there is an error.
+func msgParam(i int) string { return fmt.Sprintf("messages[%d]", i) }
+
+// partParam names part j of message i's content.
+func partParam(i, j int) string { return fmt.Sprintf("messages[%d].content[%d]", i, j) }
+
+func addMessage(req *canonical.Request, m *Message, i int, slab *partSlab) error {
 	if m.Content.Text == nil && m.Content.Parts == nil && m.Role != "assistant" && m.Role != "" {
 		// Only assistant turns (carrying tool calls) may have null content.
-		return invalid(param+".content", "Invalid type for 'messages[%d].content': expected a string or an array of content parts, but got null instead", i)
+		return invalid(msgParam(i)+".content", "Invalid type for 'messages[%d].content': expected a string or an array of content parts, but got null instead", i)
 	}
 	switch m.Role {
 	case "system", "developer":
-		parts, err := textParts(m.Content, param+".content", false)
+		parts, err := textParts(m.Content, i, false, slab)
 		if err != nil {
 			return err
 		}
-		req.System = append(req.System, parts...)
+		if req.System == nil {
+			req.System = parts // capped: a later append copies
+		} else {
+			req.System = append(req.System, parts...)
+		}
 	case "user":
-		parts, err := textParts(m.Content, param+".content", true)
+		parts, err := textParts(m.Content, i, true, slab)
 		if err != nil {
 			return err
 		}
 		req.Messages = append(req.Messages, canonical.Message{Role: canonical.RoleUser, Name: m.Name, Content: parts})
 	case "assistant":
-		parts, err := textParts(m.Content, param+".content", false)
+		parts, err := textParts(m.Content, i, false, slab)
 		if err != nil {
 			return err
 		}
@@ -267,24 +328,24 @@ func addMessage(req *canonical.Request, m *Message, i int) error {
 		msg := canonical.Message{Role: canonical.RoleAssistant, Name: m.Name, Content: parts}
 		for j, tc := range m.ToolCalls {
 			if tc.Function.Name == "" {
-				return invalid(fmt.Sprintf("%s.tool_calls[%d].function.name", param, j), "tool call function name is required")
+				return invalid(fmt.Sprintf("%s.tool_calls[%d].function.name", msgParam(i), j), "tool call function name is required")
 			}
 			msg.ToolCalls = append(msg.ToolCalls, canonical.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
 		}
 		req.Messages = append(req.Messages, msg)
 	case "tool":
 		if m.ToolCallID == "" {
-			return invalid(param+".tool_call_id", "tool messages require tool_call_id")
+			return invalid(msgParam(i)+".tool_call_id", "tool messages require tool_call_id")
 		}
-		parts, err := textParts(m.Content, param+".content", false)
+		parts, err := textParts(m.Content, i, false, slab)
 		if err != nil {
 			return err
 		}
 		req.Messages = append(req.Messages, canonical.Message{Role: canonical.RoleTool, ToolCallID: m.ToolCallID, Content: parts})
 	case "":
-		return invalid(param+".role", "each message requires a role")
+		return invalid(msgParam(i)+".role", "each message requires a role")
 	default:
-		return invalid(param+".role", "message role %q is not supported", m.Role)
+		return invalid(msgParam(i)+".role", "message role %q is not supported", m.Role)
 	}
 	return nil
 }
