@@ -43,7 +43,7 @@ func requestSize(mr *MessagesRequest) int {
 }
 
 func appendRequest(dst []byte, mr *MessagesRequest) ([]byte, bool) {
-	ok := true
+	var ok bool
 	dst = append(dst, '{')
 	if mr.Model != "" {
 		dst = append(dst, `"model":`...)
@@ -210,7 +210,7 @@ func appendContent(dst []byte, c Content) ([]byte, bool) {
 // appendBlock writes one block as ContentBlock.MarshalJSON does, for the block types
 // toMessages builds.
 func appendBlock(dst []byte, b *ContentBlock) ([]byte, bool) {
-	ok := true
+	var ok bool
 	dst = append(dst, `{"type":`...)
 	dst = jsonwire.AppendString(dst, b.Type)
 	switch b.Type {

@@ -390,7 +390,7 @@ func convertMessages(in []canonical.Message) ([]Message, Content, error) {
 	slab := make(Content, 0, n)
 	for i, m := range in {
 		var role string
-		blocks := slab[len(slab):len(slab)]
+		blocks := slab[len(slab):]
 		switch m.Role {
 		case canonical.RoleSystem:
 			system = append(system, systemBlocks(m.Content)...)
