@@ -95,17 +95,17 @@ func decodeDelta(r *jsonwire.Reader, d *streamDelta) {
 				d.Type = knownString(r, eventTypes)
 			}
 		case k == "text" && seen.First(1):
-			optString(r, &d.Text)
+			r.OptString(&d.Text)
 		case k == "partial_json" && seen.First(2):
-			optString(r, &d.PartialJSON)
+			r.OptString(&d.PartialJSON)
 		case k == "thinking" && seen.First(3):
-			optString(r, &d.Thinking)
+			r.OptString(&d.Thinking)
 		case k == "signature" && seen.First(4):
-			optString(r, &d.Signature)
+			r.OptString(&d.Signature)
 		case k == "stop_reason" && seen.First(5):
-			d.StopReason = optStringPtr(r)
+			d.StopReason = r.StringPtr()
 		case k == "stop_sequence" && seen.First(6):
-			d.StopSequence = optStringPtr(r)
+			d.StopSequence = r.StringPtr()
 		case jsonwire.MayFold(key, isDeltaField):
 			r.Fail()
 		default:
@@ -120,19 +120,4 @@ func isDeltaField(k string) bool {
 		return true
 	}
 	return false
-}
-
-// optString reads a string into *dst; null leaves it alone, as encoding/json does.
-func optString(r *jsonwire.Reader, dst *string) {
-	if !r.Null() {
-		*dst = r.String()
-	}
-}
-
-func optStringPtr(r *jsonwire.Reader) *string {
-	if r.Null() {
-		return nil
-	}
-	s := r.String()
-	return &s
 }

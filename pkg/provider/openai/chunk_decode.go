@@ -249,7 +249,7 @@ func decodeToolCallDelta(r *jsonwire.Reader, tc *ToolCallDelta, index *int) {
 				tc.Index = index
 			}
 		case k == "id" && seen.First(1):
-			optString(r, &tc.ID)
+			r.OptString(&tc.ID)
 		case k == "type" && seen.First(2):
 			if !r.Null() {
 				if s := r.StringSpan(); r.Equal(s, "function") {

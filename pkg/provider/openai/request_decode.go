@@ -45,7 +45,7 @@ func decodeChatRequest(body []byte, w *ChatRequest, scratch *wireSlices) (extra 
 		}
 		switch f {
 		case 0:
-			optString(&r, &w.Model)
+			r.OptString(&w.Model)
 		case 1:
 			w.Messages = decodeMessages(&r, &scratch.messages)
 		case 2:
@@ -53,7 +53,7 @@ func decodeChatRequest(body []byte, w *ChatRequest, scratch *wireSlices) (extra 
 		case 3:
 			w.ToolChoice = decodeToolChoice(&r)
 		case 4:
-			w.ParallelToolCalls = optBoolPtr(&r)
+			w.ParallelToolCalls = r.BoolPtr()
 		case 5:
 			w.ResponseFormat = decodeResponseFormat(&r)
 		case 6:
@@ -63,32 +63,32 @@ func decodeChatRequest(body []byte, w *ChatRequest, scratch *wireSlices) (extra 
 		case 7:
 			w.StreamOptions = decodeStreamOptions(&r)
 		case 8:
-			w.MaxTokens = optIntPtr(&r)
+			w.MaxTokens = r.IntPtr()
 		case 9:
-			w.MaxCompletionTokens = optIntPtr(&r)
+			w.MaxCompletionTokens = r.IntPtr()
 		case 10:
-			w.Temperature = optFloatPtr(&r)
+			w.Temperature = r.FloatPtr()
 		case 11:
-			w.TopP = optFloatPtr(&r)
+			w.TopP = r.FloatPtr()
 		case 12:
-			w.TopK = optIntPtr(&r)
+			w.TopK = r.IntPtr()
 		case 13:
-			w.PresencePenalty = optFloatPtr(&r)
+			w.PresencePenalty = r.FloatPtr()
 		case 14:
-			w.FrequencyPenalty = optFloatPtr(&r)
+			w.FrequencyPenalty = r.FloatPtr()
 		case 15:
 			w.Stop = decodeStop(&r)
 		case 16:
-			w.N = optIntPtr(&r)
+			w.N = r.IntPtr()
 		case 17:
 			if !r.Null() {
 				n := r.Int()
 				w.Seed = &n
 			}
 		case 18:
-			optString(&r, &w.User)
+			r.OptString(&w.User)
 		case 19:
-			optString(&r, &w.ReasoningEffort)
+			r.OptString(&w.ReasoningEffort)
 		case 20:
 			w.Metadata = decodeStringMap(&r)
 		}
@@ -177,45 +177,6 @@ func chatRequestField(k []byte) int {
 	return -1
 }
 
-// optString reads a string into *dst; null leaves *dst alone, as encoding/json does.
-func optString(r *jsonwire.Reader, dst *string) {
-	if !r.Null() {
-		*dst = r.String()
-	}
-}
-
-func optStringPtr(r *jsonwire.Reader) *string {
-	if r.Null() {
-		return nil
-	}
-	s := r.String()
-	return &s
-}
-
-func optBoolPtr(r *jsonwire.Reader) *bool {
-	if r.Null() {
-		return nil
-	}
-	b := r.Bool()
-	return &b
-}
-
-func optIntPtr(r *jsonwire.Reader) *int {
-	if r.Null() {
-		return nil
-	}
-	n := int(r.Int())
-	return &n
-}
-
-func optFloatPtr(r *jsonwire.Reader) *float64 {
-	if r.Null() {
-		return nil
-	}
-	f := r.Float()
-	return &f
-}
-
 // decodeMessages reads the messages array into the reused array *store; null elements
 // are left to encoding/json.
 func decodeMessages(r *jsonwire.Reader, store *[]Message) []Message {
@@ -273,21 +234,21 @@ func decodeMessage(r *jsonwire.Reader, m *Message) {
 		}
 		switch f {
 		case 0:
-			optString(r, &m.Role)
+			r.OptString(&m.Role)
 		case 1:
 			m.Content = decodeContent(r)
 		case 2:
-			optString(r, &m.Name)
+			r.OptString(&m.Name)
 		case 3:
-			m.Refusal = optStringPtr(r)
+			m.Refusal = r.StringPtr()
 		case 4:
-			optString(r, &m.ReasoningContent)
+			r.OptString(&m.ReasoningContent)
 		case 5:
-			optString(r, &m.Reasoning)
+			r.OptString(&m.Reasoning)
 		case 6:
 			m.ToolCalls = decodeToolCalls(r)
 		case 7:
-			optString(r, &m.ToolCallID)
+			r.OptString(&m.ToolCallID)
 		}
 	}
 }
@@ -332,11 +293,11 @@ func decodeContentPart(r *jsonwire.Reader, p *ContentPart) {
 		key := r.Key()
 		switch k := string(key); {
 		case k == "type" && seen.First(0):
-			optString(r, &p.Type)
+			r.OptString(&p.Type)
 		case k == "text" && seen.First(1):
-			p.Text = optStringPtr(r)
+			p.Text = r.StringPtr()
 		case k == "refusal" && seen.First(2):
-			p.Refusal = optStringPtr(r)
+			p.Refusal = r.StringPtr()
 		case k == "image_url" && seen.First(3):
 			p.ImageURL = decodeImageURL(r)
 		case jsonwire.MayFold(key, isContentPartField):
@@ -361,9 +322,9 @@ func decodeImageURL(r *jsonwire.Reader) *ImageURL {
 		key := r.Key()
 		switch k := string(key); {
 		case k == "url" && seen.First(0):
-			optString(r, &u.URL)
+			r.OptString(&u.URL)
 		case k == "detail" && seen.First(1):
-			optString(r, &u.Detail)
+			r.OptString(&u.Detail)
 		case jsonwire.MayFold(key, func(k string) bool { return k == "url" || k == "detail" }):
 			r.Fail()
 		default:
@@ -389,9 +350,9 @@ func decodeToolCalls(r *jsonwire.Reader) []ToolCall {
 			key := r.Key()
 			switch k := string(key); {
 			case k == "id" && seen.First(0):
-				optString(r, &tc.ID)
+				r.OptString(&tc.ID)
 			case k == "type" && seen.First(1):
-				optString(r, &tc.Type)
+				r.OptString(&tc.Type)
 			case k == "function" && seen.First(2):
 				decodeFunctionCall(r, &tc.Function)
 			case jsonwire.MayFold(key, func(k string) bool { return k == "id" || k == "type" || k == "function" }):
@@ -413,9 +374,9 @@ func decodeFunctionCall(r *jsonwire.Reader, fc *FunctionCall) {
 		key := r.Key()
 		switch k := string(key); {
 		case k == "name" && seen.First(0):
-			optString(r, &fc.Name)
+			r.OptString(&fc.Name)
 		case k == "arguments" && seen.First(1):
-			optString(r, &fc.Arguments)
+			r.OptString(&fc.Arguments)
 		case jsonwire.MayFold(key, func(k string) bool { return k == "name" || k == "arguments" }):
 			r.Fail()
 		default:
@@ -444,7 +405,7 @@ func decodeTools(r *jsonwire.Reader, store *[]Tool) []Tool {
 			key := r.Key()
 			switch k := string(key); {
 			case k == "type" && seen.First(0):
-				optString(r, &t.Type)
+				r.OptString(&t.Type)
 			case k == "function" && seen.First(1):
 				decodeFunctionDef(r, &t.Function)
 			case jsonwire.MayFold(key, func(k string) bool { return k == "type" || k == "function" }):
@@ -467,13 +428,13 @@ func decodeFunctionDef(r *jsonwire.Reader, fd *FunctionDef) {
 		key := r.Key()
 		switch k := string(key); {
 		case k == "name" && seen.First(0):
-			optString(r, &fd.Name)
+			r.OptString(&fd.Name)
 		case k == "description" && seen.First(1):
-			optString(r, &fd.Description)
+			r.OptString(&fd.Description)
 		case k == "parameters" && seen.First(2):
 			fd.Parameters = bytes.Clone(r.Raw())
 		case k == "strict" && seen.First(3):
-			fd.Strict = optBoolPtr(r)
+			fd.Strict = r.BoolPtr()
 		case jsonwire.MayFold(key, func(k string) bool {
 			return k == "name" || k == "description" || k == "parameters" || k == "strict"
 		}):
@@ -504,7 +465,7 @@ func decodeToolChoice(r *jsonwire.Reader) *ToolChoice {
 		key := r.Key()
 		switch k := string(key); {
 		case k == "type" && seen.First(0):
-			optString(r, &tc.Type)
+			r.OptString(&tc.Type)
 		case k == "function" && seen.First(1):
 			tc.Function = decodeFunctionName(r)
 		case jsonwire.MayFold(key, func(k string) bool { return k == "type" || k == "function" }):
@@ -526,7 +487,7 @@ func decodeFunctionName(r *jsonwire.Reader) *FunctionName {
 		key := r.Key()
 		switch k := string(key); {
 		case k == "name" && seen.First(0):
-			optString(r, &fn.Name)
+			r.OptString(&fn.Name)
 		case jsonwire.MayFold(key, func(k string) bool { return k == "name" }):
 			r.Fail()
 		default:
@@ -546,7 +507,7 @@ func decodeResponseFormat(r *jsonwire.Reader) *ResponseFormat {
 		key := r.Key()
 		switch k := string(key); {
 		case k == "type" && seen.First(0):
-			optString(r, &rf.Type)
+			r.OptString(&rf.Type)
 		case k == "json_schema" && seen.First(1):
 			rf.JSONSchema = decodeJSONSchema(r)
 		case jsonwire.MayFold(key, func(k string) bool { return k == "type" || k == "json_schema" }):
@@ -568,13 +529,13 @@ func decodeJSONSchema(r *jsonwire.Reader) *JSONSchema {
 		key := r.Key()
 		switch k := string(key); {
 		case k == "name" && seen.First(0):
-			optString(r, &js.Name)
+			r.OptString(&js.Name)
 		case k == "description" && seen.First(1):
-			optString(r, &js.Description)
+			r.OptString(&js.Description)
 		case k == "schema" && seen.First(2):
 			js.Schema = bytes.Clone(r.Raw())
 		case k == "strict" && seen.First(3):
-			js.Strict = optBoolPtr(r)
+			js.Strict = r.BoolPtr()
 		case jsonwire.MayFold(key, func(k string) bool {
 			return k == "name" || k == "description" || k == "schema" || k == "strict"
 		}):

@@ -164,3 +164,57 @@ func BenchmarkAppendString(b *testing.B) {
 		out = AppendString(out[:0], s)
 	}
 }
+
+// TestOptionalValues checks the nullable readers against encoding/json's pointer and
+// keep-on-null semantics.
+func TestOptionalValues(t *testing.T) {
+	tests := []struct{ in string }{
+		{`["x","y",true,7,1.5]`},
+		{`[null,null,null,null,null]`},
+		{`[null,"",false,-3,0]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			var ref []json.RawMessage
+			require.NoError(t, json.Unmarshal([]byte(tt.in), &ref))
+			wantS := "kept"
+			_ = json.Unmarshal(ref[0], &wantS)
+			var wantSP *string
+			var wantBP *bool
+			var wantIP *int
+			var wantFP *float64
+			require.NoError(t, json.Unmarshal(ref[1], &wantSP))
+			require.NoError(t, json.Unmarshal(ref[2], &wantBP))
+			require.NoError(t, json.Unmarshal(ref[3], &wantIP))
+			require.NoError(t, json.Unmarshal(ref[4], &wantFP))
+
+			r := NewReader([]byte(tt.in))
+			require.True(t, r.Open('['))
+			gotS := "kept"
+			var gotSP *string
+			var gotBP *bool
+			var gotIP *int
+			var gotFP *float64
+			for i := 0; r.More(']', i); i++ {
+				switch i {
+				case 0:
+					r.OptString(&gotS)
+				case 1:
+					gotSP = r.StringPtr()
+				case 2:
+					gotBP = r.BoolPtr()
+				case 3:
+					gotIP = r.IntPtr()
+				case 4:
+					gotFP = r.FloatPtr()
+				}
+			}
+			require.True(t, r.End())
+			require.Equal(t, wantS, gotS)
+			require.Equal(t, wantSP, gotSP)
+			require.Equal(t, wantBP, gotBP)
+			require.Equal(t, wantIP, gotIP)
+			require.Equal(t, wantFP, gotFP)
+		})
+	}
+}

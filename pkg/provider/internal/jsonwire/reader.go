@@ -140,6 +140,49 @@ func (r *Reader) Null() bool {
 	return !r.bad
 }
 
+// OptString reads a string into *dst; null leaves *dst alone, as encoding/json does.
+func (r *Reader) OptString(dst *string) {
+	if !r.Null() {
+		*dst = r.String()
+	}
+}
+
+// StringPtr reads a string, or null as nil (encoding/json's *string).
+func (r *Reader) StringPtr() *string {
+	if r.Null() {
+		return nil
+	}
+	s := r.String()
+	return &s
+}
+
+// BoolPtr reads a boolean, or null as nil.
+func (r *Reader) BoolPtr() *bool {
+	if r.Null() {
+		return nil
+	}
+	b := r.Bool()
+	return &b
+}
+
+// IntPtr reads an integer, or null as nil.
+func (r *Reader) IntPtr() *int {
+	if r.Null() {
+		return nil
+	}
+	n := int(r.Int())
+	return &n
+}
+
+// FloatPtr reads a number, or null as nil.
+func (r *Reader) FloatPtr() *float64 {
+	if r.Null() {
+		return nil
+	}
+	f := r.Float()
+	return &f
+}
+
 // Bool reads true or false.
 func (r *Reader) Bool() bool {
 	switch r.Peek() {
