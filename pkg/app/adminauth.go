@@ -1,11 +1,9 @@
 package app
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -22,16 +20,28 @@ import (
 // when the admin API is built, an admin-scoped JWT, sent as a bearer token or in
 // x-api-key; every call is audit-logged ("admin.audit"), never with the credential.
 type adminGuard struct {
-	tokens func() []*configv1.AdminToken
+	tokens *auth.Static  // the configured admin tokens (read at start, like the admin API's)
 	api    *admin.Server // nil without storage: admin tokens only
 	audit  *zap.Logger
+}
+
+// newAdminGuard builds the guard. Tokens whose hash does not parse are skipped (config
+// validation refuses them before this point).
+func newAdminGuard(tokens []*configv1.AdminToken, api *admin.Server, audit *zap.Logger) adminGuard {
+	keys := make([]auth.StaticKey, 0, len(tokens))
+	for _, t := range tokens {
+		if h, err := auth.ParseSHA256(t.GetSha256()); err == nil {
+			keys = append(keys, auth.StaticKey{ID: t.GetId(), SHA256: h})
+		}
+	}
+	return adminGuard{tokens: auth.NewStatic(keys), api: api, audit: audit}
 }
 
 // wrap allows methods, authenticates, runs next and writes one audit line.
 func (g adminGuard) wrap(action string, methods []string, next http.HandlerFunc) http.Handler {
 	allow := strings.Join(methods, ", ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !contains(methods, r.Method) {
+		if !slices.Contains(methods, r.Method) {
 			w.Header().Set("Allow", allow)
 			writeAdminError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed; use "+allow)
 			return
@@ -69,27 +79,10 @@ func (g adminGuard) authenticate(r *http.Request) (admin.Actor, error) {
 	if g.api != nil {
 		return g.api.Authenticate(r.Context(), cred)
 	}
-	if id, ok := matchAdminToken(cred, g.tokens()); ok {
-		return admin.Actor{ID: id, Kind: "token"}, nil
+	if id, err := g.tokens.Authenticate(r.Context(), cred); err == nil {
+		return admin.Actor{ID: id.KeyID, Kind: "token"}, nil
 	}
 	return admin.Actor{}, status.Error(codes.Unauthenticated, "invalid admin credential")
-}
-
-// matchAdminToken compares the credential's SHA-256 with every configured token in
-// constant time and returns the matching token's id.
-func matchAdminToken(cred string, tokens []*configv1.AdminToken) (string, bool) {
-	if cred == "" || len(tokens) == 0 {
-		return "", false
-	}
-	sum := sha256.Sum256([]byte(cred))
-	got := []byte(hex.EncodeToString(sum[:]))
-	id, ok := "", false
-	for _, t := range tokens {
-		if subtle.ConstantTimeCompare(got, []byte(strings.ToLower(t.GetSha256()))) == 1 {
-			id, ok = t.GetId(), true
-		}
-	}
-	return id, ok
 }
 
 // writeAdminError writes the admin API's error body: {"error":{"code","message"}}.
@@ -125,13 +118,4 @@ func (s *statusRecorder) WriteHeader(code int) {
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	s.wrote = true
 	return s.ResponseWriter.Write(b)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -44,7 +44,7 @@ func TestAdminGuard(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			core, logs := observer.New(zapcore.DebugLevel)
-			g := adminGuard{tokens: func() []*configv1.AdminToken { return tokens }, audit: zap.New(core)}
+			g := newAdminGuard(tokens, nil, zap.New(core))
 			h := g.wrap("log_level", []string{http.MethodGet, http.MethodPut}, func(w http.ResponseWriter, _ *http.Request) {
 				if tt.handlerErr {
 					writeAdminError(w, http.StatusInternalServerError, "internal", "boom")

@@ -112,11 +112,11 @@ func (p *Processor) AdminHandler() http.Handler {
 		_ = json.NewEncoder(w).Encode(out)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Metrics, promhttp.HandlerOpts{}))
-	guard := adminGuard{tokens: func() []*configv1.AdminToken { return p.Components.Config.GetAdmin().GetTokens() },
-		audit: p.Components.Logger.Named("admin.audit")}
-	if a := p.Components.Identity; a != nil && a.Admin != nil {
-		guard.api = a.Admin
+	var api *admin.Server
+	if a := p.Components.Identity; a != nil {
+		api = a.Admin
 	}
+	guard := newAdminGuard(p.Components.Config.GetAdmin().GetTokens(), api, p.Components.Logger.Named("admin.audit"))
 	// The log level: GET reads it, PUT {"level":"debug"} changes it.
 	mux.Handle("/v1/admin/log-level", guard.wrap("log_level", []string{http.MethodGet, http.MethodPut},
 		func(w http.ResponseWriter, r *http.Request) {
