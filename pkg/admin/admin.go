@@ -1,7 +1,7 @@
 // Package admin serves llm-router's admin API (proto/llmrouter/admin/v1): virtual keys
 // (create, get, list, update, rotate, revoke, delete), usage reports (JSON and CSV) and
 // usage erasure. Server implements the gRPC service; Handler serves the same calls as
-// HTTP/JSON under /v1/admin plus the OpenAPI document at /openapi.json. Every call needs
+// HTTP/JSON under /v1/admin, described by OpenAPI() (served by pkg/app). Every call needs
 // an admin token (configured as its SHA-256) or a JWT carrying the admin scope, and every
 // call is audit-logged — with the key id, never a secret.
 package admin

@@ -291,13 +291,6 @@ func TestAdminAuth(t *testing.T) {
 			}
 		})
 	}
-	t.Run("openapi needs no credential", func(t *testing.T) {
-		e := newEnv(t, sqldbtest.SQLite(t), nil)
-		code, body, hdr := e.raw(t, "GET", "/openapi.json", "", map[string]string{"Authorization": ""})
-		require.Equal(t, 200, code)
-		require.Equal(t, "application/json", hdr.Get("Content-Type"))
-		require.JSONEq(t, string(OpenAPI()), body)
-	})
 	t.Run("server methods refuse calls without an actor", func(t *testing.T) {
 		e := newEnv(t, sqldbtest.SQLite(t), nil)
 		_, err := e.srv.GetKey(context.Background(), &adminv1.GetKeyRequest{Id: "x"})

@@ -56,8 +56,9 @@ func Routes() []Route {
 // maxBody bounds admin request bodies.
 const maxBody = 1 << 20
 
-// Handler serves the HTTP/JSON API and GET /openapi.json. Mount it on the admin
-// listener at the root (its routes carry their full paths).
+// Handler serves the HTTP/JSON API. Mount it on the admin listener at /v1/admin/ (its
+// routes carry their full paths); the listener serves OpenAPI() itself, with the other
+// documents (pkg/app).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range Routes() {
@@ -79,10 +80,6 @@ func (s *Server) Handler() http.Handler {
 			h(s, w, r.WithContext(WithActor(r.Context(), actor)))
 		})
 	}
-	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openAPI)
-	})
 	return mux
 }
 

@@ -24,7 +24,7 @@ import (
 type Identity struct {
 	// Authenticator is the chain the gateway uses (nil: the gateway's static keys).
 	Authenticator auth.Authenticator
-	// Admin serves /v1/admin/ and /openapi.json (nil without storage).
+	// Admin serves /v1/admin/ (nil without storage).
 	Admin *admin.Server
 	// Ledger receives one record per request (nil without storage).
 	Ledger  *ledger.Writer
